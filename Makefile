@@ -1,0 +1,111 @@
+# mimtools: masked image modeling with discrete tokens, as small C tools.
+#
+#   make              build bin/* (objects in build/)
+#   make check        the Bats suite, on the normal and on the ASan+UBSan build
+#   make check-fast   the suite without tests tagged slow, normal build only
+#   make bench        speed and memory against peers, printed as ratios
+#   make demo         the main job on Fashion-MNIST (see README.md)
+#   make deps         install the Debian packages the build and tests need
+#   make install      into $(DESTDIR)$(PREFIX)
+#   make SAN=1        the sanitizer build, into build/san/
+include config.mk
+
+TOOLS = patchify tensorinfo
+TESTBIN = mkfixture mktsr unit-tensor unit-image unit-input
+
+LIBSRC = $(wildcard lib/*.c)
+MAN1 = $(TOOLS:%=man/man1/%.1)
+MAN5 = man/man5/tensor-stream.5
+MAN7 = man/man7/mimtools.7
+
+ifeq ($(SAN),1)
+O ?= build/san
+BIN ?= $(O)/bin
+CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+else
+O ?= build
+BIN ?= bin
+endif
+
+LIB = $(O)/libmim.a
+LIBOBJ = $(LIBSRC:lib/%.c=$(O)/lib/%.o)
+
+# per-tool external libraries
+LDLIBS_patchify = $(LIBARCHIVE) $(LIBPNG) $(LIBJPEG) $(LIBZ) $(LIBM)
+LDLIBS_tensorinfo = $(LIBZ) $(LIBM)
+LDLIBS_mkfixture = $(LIBPNG) $(LIBJPEG) $(LIBZ) $(LIBM)
+LDLIBS_unit-tensor = $(LIBZ) $(LIBM)
+LDLIBS_unit-image = $(LIBARCHIVE) $(LIBPNG) $(LIBJPEG) $(LIBZ) $(LIBM)
+LDLIBS_unit-input = $(LIBARCHIVE) $(LIBZ) $(LIBM)
+LDLIBS_mktsr = $(LIBZ) $(LIBM)
+
+all: $(TOOLS:%=$(BIN)/%) $(TESTBIN:%=$(O)/tests/%)
+
+$(O)/lib/%.o: lib/%.c lib/*.h config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Ilib -c -o $@ $<
+
+$(O)/tools/%.o: tools/%.c lib/*.h config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Ilib -c -o $@ $<
+
+$(O)/tests/%.o: tests/unit/%.c lib/*.h config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Ilib -c -o $@ $<
+
+$(LIB): $(LIBOBJ)
+	rm -f $@
+	$(AR) rcs $@ $(LIBOBJ)
+
+$(BIN)/%: $(O)/tools/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_$*)
+
+$(O)/tests/%: $(O)/tests/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_$*)
+
+# ---------------------------------------------------------------- tests
+BATS = bats
+check: all
+	$(MAKE) SAN=1 all
+	tests/run
+	MIM_BIN=$(CURDIR)/build/san/bin MIM_TESTBIN=$(CURDIR)/build/san/tests tests/run
+
+check-fast: all
+	tests/run --filter-tags '!slow'
+
+lint-man:
+	mandoc -Tlint -W warning $(MAN1) $(MAN5) $(MAN7)
+
+bench: all
+	bench/run
+
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	    $$(grep -v '^#' .ci/packages)
+
+demo: all
+	$(MAKE) -f pipelines/demo.mk
+
+# ---------------------------------------------------------------- install
+install: $(TOOLS:%=bin/%)
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANPREFIX)/man1 \
+	    $(DESTDIR)$(MANPREFIX)/man5 $(DESTDIR)$(MANPREFIX)/man7
+	cp -f $(TOOLS:%=bin/%) $(DESTDIR)$(PREFIX)/bin/
+	cd $(DESTDIR)$(PREFIX)/bin && chmod 755 $(TOOLS)
+	cp -f $(MAN1) $(DESTDIR)$(MANPREFIX)/man1/
+	cp -f $(MAN5) $(DESTDIR)$(MANPREFIX)/man5/
+	cp -f $(MAN7) $(DESTDIR)$(MANPREFIX)/man7/
+	cd $(DESTDIR)$(MANPREFIX) && chmod 644 $(MAN1:man/%=%) $(MAN5:man/%=%) $(MAN7:man/%=%)
+
+uninstall:
+	cd $(DESTDIR)$(PREFIX)/bin && rm -f $(TOOLS)
+	cd $(DESTDIR)$(MANPREFIX) && rm -f $(MAN1:man/%=%) $(MAN5:man/%=%) $(MAN7:man/%=%)
+
+clean:
+	rm -rf build bin
+
+.PHONY: all check check-fast lint-man bench deps demo install uninstall clean
+.SECONDARY:

@@ -1,0 +1,19 @@
+# mimtools version and build settings; override any of these on the make
+# command line (make PREFIX=$HOME/.local install).
+VERSION = 0.1.0
+
+PREFIX = /usr/local
+MANPREFIX = $(PREFIX)/share/man
+
+CC = cc
+CPPFLAGS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DVERSION=\"$(VERSION)\"
+CFLAGS = -std=c11 -Wall -Wextra -Wpedantic -O2 -g
+LDFLAGS =
+
+# external libraries, linked per tool (farbfeld style)
+LIBZ = -lz
+LIBARCHIVE = -larchive
+LIBPNG = -lpng16
+LIBJPEG = -ljpeg
+LIBBLAS = -lopenblas
+LIBM = -lm

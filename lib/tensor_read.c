@@ -1,0 +1,374 @@
+/* See LICENSE file for copyright and license details. */
+/*
+ * tensor_read: parse and verify records of a tensor stream.
+ *
+ * The reader never seeks, so it works on pipes.  Every field is checked
+ * before it is trusted: the header length is capped before it is read,
+ * the element count and byte size are checked for overflow before
+ * anything is allocated, and the payload CRC is always verified.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "tensor.h"
+
+static const char *errstr[] = {
+	[TSR_OK] = "no error",
+	[TSR_EIO] = "read error",
+	[TSR_EEMPTY] = "empty input",
+	[TSR_ETRUNC] = "truncated record",
+	[TSR_ENOEND] = "stream ended without end record",
+	[TSR_EMAGIC] = "bad magic",
+	[TSR_EVERSION] = "unsupported version",
+	[TSR_EDTYPE] = "unknown dtype",
+	[TSR_EFLAGS] = "unknown flags",
+	[TSR_ERANK] = "rank too large",
+	[TSR_EHDRLEN] = "bad header length",
+	[TSR_ERESERVED] = "reserved field not zero",
+	[TSR_ENAME] = "bad name",
+	[TSR_EMETA] = "bad meta",
+	[TSR_EDIMS] = "dims overflow",
+	[TSR_EPAYLOAD] = "payload size mismatch",
+	[TSR_EZLIB] = "invalid or incomplete zlib data",
+	[TSR_ECRC] = "crc mismatch",
+	[TSR_EEND] = "bad end record",
+	[TSR_ENOMEM] = "out of memory",
+	[TSR_EUSAGE] = "invalid tensor",
+};
+
+const char *
+tsr_strerror(int err)
+{
+	if (err < 0 || err >= (int)(sizeof(errstr) / sizeof(errstr[0])))
+		return "unknown error";
+	return errstr[err];
+}
+
+static uint16_t
+le16(const unsigned char *p)
+{
+	return p[0] | p[1] << 8;
+}
+
+static uint32_t
+le32(const unsigned char *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t
+le64(const unsigned char *p)
+{
+	return le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+/* fail with code err: "input: record N 'name': <errstr>: detail" */
+static int
+fail(struct tsr_reader *r, const struct tensor *t, int err, const char *fmt,
+     ...)
+{
+	size_t n;
+	va_list ap;
+
+	r->err = err;
+	n = snprintf(r->msg, sizeof(r->msg), "%s: ", r->name);
+	if (r->state != 0 || err != TSR_EEMPTY) {
+		if (n < sizeof(r->msg))
+			n += snprintf(r->msg + n, sizeof(r->msg) - n, "record %llu",
+			              (unsigned long long)r->index);
+		if (t && t->name[0] && n < sizeof(r->msg))
+			n += snprintf(r->msg + n, sizeof(r->msg) - n, " '%s'",
+			              t->name);
+		if (n < sizeof(r->msg))
+			n += snprintf(r->msg + n, sizeof(r->msg) - n, ": ");
+	}
+	if (n < sizeof(r->msg))
+		n += snprintf(r->msg + n, sizeof(r->msg) - n, "%s",
+		              tsr_strerror(err));
+	if (fmt && n < sizeof(r->msg)) {
+		n += snprintf(r->msg + n, sizeof(r->msg) - n, " (");
+		va_start(ap, fmt);
+		if (n < sizeof(r->msg))
+			n += vsnprintf(r->msg + n, sizeof(r->msg) - n, fmt, ap);
+		va_end(ap);
+		if (n < sizeof(r->msg))
+			snprintf(r->msg + n, sizeof(r->msg) - n, ")");
+	}
+	return -1;
+}
+
+void
+tsr_reader_init(struct tsr_reader *r, FILE *fp, const char *name)
+{
+	memset(r, 0, sizeof(*r));
+	r->fp = fp;
+	r->name = name;
+}
+
+void
+tsr_reader_free(struct tsr_reader *r)
+{
+	free(r->zbuf);
+	r->zbuf = NULL;
+	r->zcap = 0;
+}
+
+/* read n bytes; returns the count actually read (short only at EOF) */
+static size_t
+readn(struct tsr_reader *r, void *buf, size_t n)
+{
+	size_t got = fread(buf, 1, n, r->fp);
+
+	r->offset += got;
+	return got;
+}
+
+static int
+ioerr(struct tsr_reader *r, const struct tensor *t)
+{
+	return fail(r, t, TSR_EIO, "%s", strerror(errno));
+}
+
+/* parse dims, name and meta from the variable part of the header */
+static int
+parse_header(struct tsr_reader *r, struct tensor *t, const unsigned char *h,
+             uint32_t hdrlen, size_t namelen, size_t metalen)
+{
+	const unsigned char *p = h + TSR_FIXED;
+	size_t i;
+
+	for (i = 0; i < (size_t)t->rank; i++, p += 8)
+		t->dims[i] = le64(p);
+	for (; i < TSR_MAXRANK; i++)
+		t->dims[i] = 0;
+	memcpy(t->name, p, namelen);
+	t->name[namelen] = '\0';
+	if (memchr(p, '\0', namelen) || !tsr_name_ok(t->name)) {
+		t->name[0] = '\0';
+		return fail(r, t, TSR_ENAME,
+		            "names are [a-z0-9_] segments joined by '.'");
+	}
+	p += namelen;
+	if (metalen + 1 > t->metacap) {
+		char *m = realloc(t->meta, metalen + 1);
+
+		if (!m)
+			return fail(r, t, TSR_ENOMEM, NULL);
+		t->meta = m;
+		t->metacap = metalen + 1;
+	}
+	memcpy(t->meta, p, metalen);
+	t->meta[metalen] = '\0';
+	t->metalen = metalen;
+	/* meta: key=value lines, each ending in '\n' */
+	for (i = 0; i < metalen;) {
+		char *line = t->meta + i, *nl, *eq;
+
+		nl = memchr(line, '\n', metalen - i);
+		if (!nl || memchr(line, '\0', nl - line))
+			return fail(r, t, TSR_EMETA, "line %zu not ended by a newline",
+			            i);
+		eq = memchr(line, '=', nl - line);
+		if (!eq)
+			return fail(r, t, TSR_EMETA, "line without '='");
+		*eq = '\0';
+		if (!tsr_name_ok(line)) {
+			*eq = '=';
+			return fail(r, t, TSR_EMETA, "bad key");
+		}
+		*eq = '=';
+		i = nl - t->meta + 1;
+	}
+	(void)hdrlen;
+	return 0;
+}
+
+static int
+read_payload(struct tsr_reader *r, struct tensor *t, uint64_t plen)
+{
+	size_t got;
+	uLongf outlen;
+	int zerr;
+
+	if (t->nbytes > t->datacap) {
+		void *d = realloc(t->data, t->nbytes);
+
+		if (!d)
+			return fail(r, t, TSR_ENOMEM, "%zu payload bytes", t->nbytes);
+		t->data = d;
+		t->datacap = t->nbytes;
+	}
+	if (!(t->flags & TSR_FLAG_ZLIB)) {
+		got = readn(r, t->data, t->nbytes);
+		if (got != t->nbytes) {
+			if (ferror(r->fp))
+				return ioerr(r, t);
+			return fail(r, t, TSR_ETRUNC, "got %zu of %zu payload bytes",
+			            got, t->nbytes);
+		}
+	} else {
+		if (plen > r->zcap) {
+			unsigned char *z = realloc(r->zbuf, plen);
+
+			if (!z)
+				return fail(r, t, TSR_ENOMEM, "%llu payload bytes",
+				            (unsigned long long)plen);
+			r->zbuf = z;
+			r->zcap = plen;
+		}
+		got = readn(r, r->zbuf, plen);
+		if (got != plen) {
+			if (ferror(r->fp))
+				return ioerr(r, t);
+			return fail(r, t, TSR_ETRUNC, "got %zu of %llu payload bytes",
+			            got, (unsigned long long)plen);
+		}
+		outlen = t->nbytes;
+		zerr = uncompress(t->data, &outlen, r->zbuf, plen);
+		if (zerr != Z_OK || outlen != t->nbytes)
+			return fail(r, t, TSR_EZLIB, "%s, %lu of %zu bytes",
+			            zerr == Z_OK ? "short" : zError(zerr),
+			            (unsigned long)outlen, t->nbytes);
+	}
+	return 0;
+}
+
+int
+tsr_read(struct tsr_reader *r, struct tensor *t)
+{
+	unsigned char fixed[TSR_FIXED], *hdr = NULL, pad[TSR_ALIGN];
+	uint64_t plen, count = 1, end;
+	uint32_t hdrlen, metalen, crc;
+	size_t got, namelen, size, need, padlen;
+	int c, i;
+
+	t->name[0] = '\0';
+	/* EOF here is clean only right after an end record */
+	if ((c = getc(r->fp)) == EOF) {
+		if (ferror(r->fp))
+			return ioerr(r, NULL);
+		if (r->state == 2)
+			return 0;
+		if (r->state == 0)
+			return fail(r, NULL, TSR_EEMPTY,
+			            "no records and no end record");
+		return fail(r, NULL, TSR_ENOEND, "did the producer fail?");
+	}
+	ungetc(c, r->fp);
+
+	got = readn(r, fixed, TSR_FIXED);
+	if (got != TSR_FIXED) {
+		if (ferror(r->fp))
+			return ioerr(r, NULL);
+		return fail(r, NULL, TSR_ETRUNC, "got %zu of %d header bytes", got,
+		            TSR_FIXED);
+	}
+	if (memcmp(fixed, "\x93TSR", 4))
+		return fail(r, NULL, TSR_EMAGIC,
+		            "expected 93 54 53 52, got %02x %02x %02x %02x",
+		            fixed[0], fixed[1], fixed[2], fixed[3]);
+	if (fixed[4] != TSR_MAJOR)
+		return fail(r, NULL, TSR_EVERSION, "major %d, this reader knows %d",
+		            fixed[4], TSR_MAJOR);
+	t->dtype = fixed[6];
+	t->rank = fixed[7];
+	t->flags = le32(fixed + 8);
+	hdrlen = le32(fixed + 12);
+	plen = le64(fixed + 16);
+	crc = le32(fixed + 24);
+	namelen = le16(fixed + 28);
+	metalen = le32(fixed + 32);
+	if (!(size = tsr_dtype_size(t->dtype)))
+		return fail(r, NULL, TSR_EDTYPE, "code %d", t->dtype);
+	if (t->flags & ~(uint32_t)TSR_FLAGS_KNOWN)
+		return fail(r, NULL, TSR_EFLAGS, "0x%08x", (unsigned)t->flags);
+	if (t->rank > TSR_MAXRANK)
+		return fail(r, NULL, TSR_ERANK, "%d, at most %d", t->rank,
+		            TSR_MAXRANK);
+	if (le16(fixed + 30) || le32(fixed + 36))
+		return fail(r, NULL, TSR_ERESERVED, "bytes 30-31 and 36-39");
+	if (namelen < 1 || namelen > TSR_MAXNAME)
+		return fail(r, NULL, TSR_ENAME, "length %zu, expected 1 to %d",
+		            namelen, TSR_MAXNAME);
+	if (metalen > TSR_MAXMETA)
+		return fail(r, NULL, TSR_EMETA, "length %u, at most %d",
+		            (unsigned)metalen, TSR_MAXMETA);
+	need = TSR_FIXED + 8 * (size_t)t->rank + namelen + metalen;
+	if (hdrlen < need || hdrlen > TSR_MAXHDR || hdrlen % TSR_ALIGN)
+		return fail(r, NULL, TSR_EHDRLEN,
+		            "%u, expected a multiple of %d from %zu to %d",
+		            (unsigned)hdrlen, TSR_ALIGN, need, TSR_MAXHDR);
+
+	if (!(hdr = malloc(hdrlen)))
+		return fail(r, NULL, TSR_ENOMEM, NULL);
+	memcpy(hdr, fixed, TSR_FIXED);
+	got = readn(r, hdr + TSR_FIXED, hdrlen - TSR_FIXED);
+	if (got != hdrlen - TSR_FIXED) {
+		free(hdr);
+		if (ferror(r->fp))
+			return ioerr(r, NULL);
+		return fail(r, NULL, TSR_ETRUNC, "got %zu of %u header bytes",
+		            got + TSR_FIXED, (unsigned)hdrlen);
+	}
+	i = parse_header(r, t, hdr, hdrlen, namelen, metalen);
+	free(hdr);
+	if (i < 0)
+		return -1;
+
+	for (i = 0; i < t->rank; i++) {
+		if (t->dims[i] && count > UINT64_MAX / t->dims[i])
+			return fail(r, t, TSR_EDIMS, "element count above 2^64");
+		count *= t->dims[i];
+	}
+	if (count > SIZE_MAX / size)
+		return fail(r, t, TSR_EDIMS, "%llu elements of %zu bytes",
+		            (unsigned long long)count, size);
+	t->nbytes = count * size;
+	if (!(t->flags & TSR_FLAG_ZLIB) ? plen != t->nbytes
+	                                : plen > compressBound(t->nbytes) ||
+	                                          (t->nbytes && !plen))
+		return fail(r, t, TSR_EPAYLOAD, "payload_len %llu for %zu bytes%s",
+		            (unsigned long long)plen, t->nbytes,
+		            (t->flags & TSR_FLAG_ZLIB) ? " compressed" : "");
+	if (!t->nbytes && (t->flags & TSR_FLAG_ZLIB) && plen)
+		return fail(r, t, TSR_EPAYLOAD, "empty tensor with a payload");
+
+	if (read_payload(r, t, plen) < 0)
+		return -1;
+	padlen = (TSR_ALIGN - (hdrlen + plen) % TSR_ALIGN) % TSR_ALIGN;
+	got = readn(r, pad, padlen);
+	if (got != padlen) {
+		if (ferror(r->fp))
+			return ioerr(r, t);
+		return fail(r, t, TSR_ETRUNC, "got %zu of %zu padding bytes", got,
+		            padlen);
+	}
+	t->crc = tsr_crc32(t->data, t->nbytes);
+	if (t->crc != crc)
+		return fail(r, t, TSR_ECRC, "stored %08x, computed %08x",
+		            (unsigned)crc, (unsigned)t->crc);
+
+	if (!strcmp(t->name, TSR_END_NAME)) {
+		if (t->dtype != TSR_U64 || t->rank != 0)
+			return fail(r, t, TSR_EEND, "expected a u64 scalar");
+		memcpy(&end, t->data, 8);
+		if (end != r->inseg)
+			return fail(r, t, TSR_EEND,
+			            "it counts %llu records, the stream had %llu",
+			            (unsigned long long)end,
+			            (unsigned long long)r->inseg);
+		r->state = 2;
+		r->inseg = 0;
+		r->nend++;
+		/* another stream may follow (cat a.tsr b.tsr) */
+		return tsr_read(r, t);
+	}
+	r->state = 1;
+	r->inseg++;
+	r->index++;
+	return 1;
+}

@@ -1,0 +1,309 @@
+/* See LICENSE file for copyright and license details. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+const char *argv0 = "mimtools";
+
+/* the output files still open as temporaries, removed if we die */
+static struct {
+	FILE *fp;
+	char *path, *tmp;
+} ofiles[8];
+
+void
+setargv0(const char *s)
+{
+	const char *p = strrchr(s, '/');
+
+	argv0 = p ? p + 1 : s;
+}
+
+static void
+verr(const char *fmt, va_list ap)
+{
+	int saved = errno;
+
+	fprintf(stderr, "%s: ", argv0);
+	vfprintf(stderr, fmt, ap);
+	if (fmt[0] && fmt[strlen(fmt) - 1] == ':')
+		fprintf(stderr, " %s", strerror(saved));
+	fputc('\n', stderr);
+}
+
+void
+warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr(fmt, ap);
+	va_end(ap);
+}
+
+static void
+ofile_abort_all(void)
+{
+	size_t i;
+
+	for (i = 0; i < LEN(ofiles); i++)
+		if (ofiles[i].tmp)
+			unlink(ofiles[i].tmp);
+}
+
+void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr(fmt, ap);
+	va_end(ap);
+	ofile_abort_all();
+	exit(1);
+}
+
+void
+udie(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr(fmt, ap);
+	va_end(ap);
+	ofile_abort_all();
+	exit(2);
+}
+
+void *
+emalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		die("malloc %zu bytes:", n);
+	return p;
+}
+
+void *
+ecalloc(size_t n, size_t m)
+{
+	void *p = calloc(n ? n : 1, m ? m : 1);
+
+	if (!p)
+		die("calloc %zu x %zu bytes:", n, m);
+	return p;
+}
+
+void *
+ereallocarray(void *p, size_t n, size_t m)
+{
+	if (m && n > SIZE_MAX / m) {
+		errno = ENOMEM;
+		die("reallocarray %zu x %zu bytes:", n, m);
+	}
+	p = realloc(p, (n && m) ? n * m : 1);
+	if (!p)
+		die("realloc %zu x %zu bytes:", n, m);
+	return p;
+}
+
+char *
+estrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p)
+		die("strdup:");
+	return p;
+}
+
+void
+efread(void *p, size_t n, FILE *fp, const char *name)
+{
+	if (fread(p, 1, n, fp) != n) {
+		if (ferror(fp))
+			die("%s: read:", name);
+		die("%s: unexpected end of file", name);
+	}
+}
+
+void
+efwrite(const void *p, size_t n, FILE *fp, const char *name)
+{
+	if (fwrite(p, 1, n, fp) != n)
+		die("%s: write:", name);
+}
+
+long long
+estrtonum(const char *s, long long min, long long max, const char *what)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || *end || errno == ERANGE)
+		udie("%s %s: not an integer", what, s);
+	if (v < min)
+		udie("%s %s: too small (min %lld)", what, s, min);
+	if (v > max)
+		udie("%s %s: too large (max %lld)", what, s, max);
+	return v;
+}
+
+double
+estrtod(const char *s, double min, double max, const char *what)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end || errno == ERANGE || !isfinite(v))
+		udie("%s %s: not a number", what, s);
+	if (v < min)
+		udie("%s %s: too small (min %g)", what, s, min);
+	if (v > max)
+		udie("%s %s: too large (max %g)", what, s, max);
+	return v;
+}
+
+int
+fshut(FILE *fp, const char *name)
+{
+	int ret = 0;
+
+	if (fflush(fp) == EOF || ferror(fp)) {
+		warn("%s: write:", name);
+		ret = 1;
+	}
+	if (fp != stdout && fp != stderr && fp != stdin && fclose(fp) == EOF) {
+		warn("%s: close:", name);
+		ret = 1;
+	}
+	return ret;
+}
+
+FILE *
+ofile_open(const char *path, int binary)
+{
+	size_t i, n;
+	FILE *fp;
+
+	if (!path || !strcmp(path, "-")) {
+		if (binary && isatty(1))
+			die("refusing to write binary tensor stream to a terminal");
+		return stdout;
+	}
+	for (i = 0; i < LEN(ofiles) && ofiles[i].fp; i++)
+		;
+	if (i == LEN(ofiles))
+		die("%s: too many output files", path);
+	n = strlen(path) + 5;
+	ofiles[i].path = estrdup(path);
+	ofiles[i].tmp = emalloc(n);
+	snprintf(ofiles[i].tmp, n, "%s.tmp", path);
+	if (!(fp = fopen(ofiles[i].tmp, "wb")))
+		die("%s:", ofiles[i].tmp);
+	ofiles[i].fp = fp;
+	return fp;
+}
+
+void
+ofile_close(FILE *fp)
+{
+	size_t i;
+
+	if (fp == stdout) {
+		if (fshut(fp, "<stdout>"))
+			die("<stdout>: output incomplete");
+		return;
+	}
+	for (i = 0; i < LEN(ofiles) && ofiles[i].fp != fp; i++)
+		;
+	if (i == LEN(ofiles))
+		die("ofile_close: not an output file");
+	if (fshut(fp, ofiles[i].tmp))
+		die("%s: output incomplete", ofiles[i].path);
+	if (rename(ofiles[i].tmp, ofiles[i].path) < 0)
+		die("rename %s to %s:", ofiles[i].tmp, ofiles[i].path);
+	free(ofiles[i].tmp);
+	free(ofiles[i].path);
+	memset(&ofiles[i], 0, sizeof(ofiles[i]));
+}
+
+FILE *
+ifile_open(const char *path)
+{
+	FILE *fp;
+
+	if (!path || !strcmp(path, "-"))
+		return stdin;
+	if (!(fp = fopen(path, "rb")))
+		die("%s:", path);
+	return fp;
+}
+
+const char *
+ifile_name(const char *path)
+{
+	return (!path || !strcmp(path, "-")) ? "<stdin>" : path;
+}
+
+/* ------------------------------------------------------------------ */
+/* random numbers                                                      */
+
+static uint64_t
+splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+void
+rng_seed(struct rng *r, uint64_t seed, uint64_t stream)
+{
+	uint64_t x = seed;
+
+	x = splitmix64(&x) ^ stream;
+	r->s = splitmix64(&x);
+	if (!r->s)
+		r->s = 0x2545f4914f6cdd1dULL;
+}
+
+uint64_t
+rng_u64(struct rng *r)
+{
+	uint64_t x = r->s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	r->s = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+uint32_t
+rng_below(struct rng *r, uint32_t n)
+{
+	/* Lemire's multiply-shift; the bias is below 2^-32 */
+	return (uint32_t)(((rng_u64(r) >> 32) * (uint64_t)n) >> 32);
+}
+
+double
+rng_uniform(struct rng *r)
+{
+	return (rng_u64(r) >> 11) * 0x1.0p-53;
+}

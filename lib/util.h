@@ -1,0 +1,67 @@
+/* See LICENSE file for copyright and license details. */
+/*
+ * util: what every tool needs and nothing more.
+ *
+ * Errors follow one convention: "tool: message", where a format that ends
+ * in ':' gets ": strerror(errno)" appended (the sbase/farbfeld rule).
+ * die() exits 1; udie(), for a bad option or operand, exits 2, as does
+ * the tool's own usage().  estrtonum() and estrtod() check arguments, so
+ * they fail through udie().
+ * The e* wrappers die on failure, so only tools/ call them; lib/ code
+ * returns -1 and fills an error buffer instead.
+ */
+#ifndef MIM_UTIL_H
+#define MIM_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define LEN(a)    (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+extern const char *argv0;
+
+void setargv0(const char *);
+void warn(const char *, ...);
+_Noreturn void die(const char *, ...);
+_Noreturn void udie(const char *, ...); /* a usage error: exit 2 */
+
+void *emalloc(size_t);
+void *ecalloc(size_t, size_t);
+void *ereallocarray(void *, size_t, size_t);
+char *estrdup(const char *);
+void efread(void *, size_t, FILE *, const char *);
+void efwrite(const void *, size_t, FILE *, const char *);
+long long estrtonum(const char *, long long, long long, const char *);
+double estrtod(const char *, double, double, const char *);
+int fshut(FILE *, const char *);
+
+/*
+ * Output files.  ofile_open(path) returns stdout for NULL or "-", after
+ * refusing a terminal when binary is set; otherwise it opens "path.tmp"
+ * that ofile_close() renames over path.  If the tool dies first, the
+ * temporary file is removed, so a failed run leaves no partial output.
+ */
+FILE *ofile_open(const char *path, int binary);
+void ofile_close(FILE *);
+
+/* Input: NULL or "-" is stdin; the name for messages is "<stdin>". */
+FILE *ifile_open(const char *path);
+const char *ifile_name(const char *path);
+
+/*
+ * Deterministic random numbers: xorshift64* seeded through splitmix64,
+ * so any (seed, stream) pair gives an independent, well-mixed state.
+ */
+struct rng {
+	uint64_t s;
+};
+
+void rng_seed(struct rng *, uint64_t seed, uint64_t stream);
+uint64_t rng_u64(struct rng *);
+uint32_t rng_below(struct rng *, uint32_t n); /* uniform in [0, n) */
+double rng_uniform(struct rng *);             /* uniform in [0, 1) */
+
+#endif

@@ -1,0 +1,40 @@
+# Common setup for every .bats file: load this with `load helpers`.
+# The tools come from $MIM_BIN (tests/run sets it), test-only programs
+# from $MIM_TESTBIN; fixtures built once by setup_suite.bash live in
+# $FIX.  OPENBLAS_NUM_THREADS=1 keeps numerical output reproducible.
+bats_require_minimum_version 1.5.0
+
+if ! bats_load_library bats-support 2>/dev/null ||
+   ! bats_load_library bats-assert 2>/dev/null; then
+	# minimal stand-ins for the Debian bats-assert package
+	assert_success() { [ "$status" -eq 0 ] || { echo "status $status: $output" >&2; return 1; }; }
+	assert_failure() { [ "$status" -ne 0 ] || { echo "succeeded: $output" >&2; return 1; }; }
+	assert_output() {
+		if [ "$1" = --partial ]; then [[ $output == *"$2"* ]] || { echo "no '$2' in: $output" >&2; return 1; }
+		elif [ "$1" = --regexp ]; then [[ $output =~ $2 ]] || { echo "no /$2/ in: $output" >&2; return 1; }
+		else [ "$output" = "$1" ] || { echo "expected '$1', got: $output" >&2; return 1; }; fi
+	}
+	assert_equal() { [ "$1" = "$2" ] || { echo "expected '$2', got '$1'" >&2; return 1; }; }
+	refute_output() { [[ $output != *"$2"* ]] || { echo "unexpected '$2' in: $output" >&2; return 1; }; }
+fi
+
+: "${MIM_BIN:?run the tests through tests/run or make check}"
+: "${MIM_TESTBIN:?run the tests through tests/run or make check}"
+export PATH="$MIM_BIN:$MIM_TESTBIN:$PATH"
+export OPENBLAS_NUM_THREADS=1
+export LC_ALL=C
+TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+EXAMPLES=$TOP/formats/examples
+FMNIST=${FMNIST:-/usr/share/datasets/fashion-mnist}
+FIX=$BATS_SUITE_TMPDIR/fix
+
+# a tensorinfo field of record N (0-based) named by column: name dtype shape crc
+tsr_field() {
+	tensorinfo "$1" | awk -v n="$2" -v f="$3" '$1 == n { print $f }'
+}
+
+# Debian's python3, which has python3-numpy, even where another python3
+# comes first in PATH
+python3() {
+	/usr/bin/python3 "$@"
+}
