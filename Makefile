@@ -10,8 +10,8 @@
 #   make SAN=1        the sanitizer build, into build/san/
 include config.mk
 
-TOOLS = patchify tensorinfo
-TESTBIN = mkfixture mktsr unit-tensor unit-image unit-input
+TOOLS = $(sort $(basename $(notdir $(wildcard tools/*.c))))
+TESTBIN = $(sort $(basename $(notdir $(wildcard tests/unit/*.c))))
 
 LIBSRC = $(wildcard lib/*.c)
 MAN1 = $(TOOLS:%=man/man1/%.1)
@@ -34,10 +34,20 @@ LIBOBJ = $(LIBSRC:lib/%.c=$(O)/lib/%.o)
 # per-tool external libraries
 LDLIBS_patchify = $(LIBARCHIVE) $(LIBPNG) $(LIBJPEG) $(LIBZ) $(LIBM)
 LDLIBS_tensorinfo = $(LIBZ) $(LIBM)
+LDLIBS_kmeans-fit = $(LIBBLAS) $(LIBZ) $(LIBM)
+LDLIBS_tokenize = $(LIBBLAS) $(LIBZ) $(LIBM)
+LDLIBS_tcas = $(LIBZ) $(LIBM)
+LDLIBS_mim-train = $(LIBBLAS) $(LIBZ) $(LIBM)
 LDLIBS_mkfixture = $(LIBPNG) $(LIBJPEG) $(LIBZ) $(LIBM)
 LDLIBS_unit-tensor = $(LIBZ) $(LIBM)
 LDLIBS_unit-image = $(LIBARCHIVE) $(LIBPNG) $(LIBJPEG) $(LIBZ) $(LIBM)
 LDLIBS_unit-input = $(LIBARCHIVE) $(LIBZ) $(LIBM)
+LDLIBS_unit-crc = $(LIBZ) $(LIBM)
+LDLIBS_unit-kmeans = $(LIBBLAS) $(LIBZ) $(LIBM)
+LDLIBS_unit-metrics = $(LIBZ) $(LIBM)
+LDLIBS_unit-layers = $(LIBBLAS) $(LIBZ) $(LIBM)
+LDLIBS_unit-vit = $(LIBBLAS) $(LIBZ) $(LIBM)
+LDLIBS_vitdump = $(LIBBLAS) $(LIBZ) $(LIBM)
 LDLIBS_mktsr = $(LIBZ) $(LIBM)
 
 all: $(TOOLS:%=$(BIN)/%) $(TESTBIN:%=$(O)/tests/%)

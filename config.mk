@@ -7,8 +7,8 @@ MANPREFIX = $(PREFIX)/share/man
 
 CC = cc
 CPPFLAGS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DVERSION=\"$(VERSION)\"
-CFLAGS = -std=c11 -Wall -Wextra -Wpedantic -O2 -g
-LDFLAGS =
+CFLAGS = -std=c11 -Wall -Wextra -Wpedantic -O2 -g -pthread
+LDFLAGS = -pthread
 
 # external libraries, linked per tool (farbfeld style)
 LIBZ = -lz

@@ -1,4 +1,5 @@
 # See LICENSE file for copyright and license details.
+# shellcheck shell=bash disable=SC2034 # globals read by bench/run
 # bench/lib.sh: shell functions for the benchmark harness (sourced by
 # bench/run; bash, set -u safe).
 #
@@ -38,7 +39,7 @@
 
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_TIME=${BENCH_TIME:-/usr/bin/time}
-BENCH_TMP=
+BENCH_TMP=''
 bench_names=()
 declare -A bench_func=() bench_desc=()
 bench_nlines=0 bench_ngoals=0 bench_nmet=0 bench_ninfo=0
@@ -168,7 +169,7 @@ bench_once() {
 bench_measure() {
 	local e=$1 r
 	shift
-	M_S= M_RSS=0
+	M_S='' M_RSS=0
 	for ((r = 0; r < BENCH_RUNS; r++)); do
 		bench_once "$e" "$@" || return 1
 		M_S=$(bench_min "$M_S" "$B_S")
@@ -188,7 +189,7 @@ bench_min() {
 bench_measure_pair() {
 	local _bmp_e=$1 _bmp_r
 	local -n _bmp_ours=$2 _bmp_peer=$3
-	O_S= O_RSS=0 P_S= P_RSS=0 BENCH_FAILED=
+	O_S='' O_RSS=0 P_S='' P_RSS=0 BENCH_FAILED=''
 	for ((_bmp_r = 0; _bmp_r < BENCH_RUNS; _bmp_r++)); do
 		bench_once "$_bmp_e" "${_bmp_ours[@]}" || { BENCH_RC=$? BENCH_FAILED=ours; return 1; }
 		O_S=$(bench_min "$O_S" "$B_S")
@@ -262,7 +263,7 @@ bench_error() {
 # command failed (counted, and reported by bench_summary).  The arrays
 # may have any name that does not start with _b.
 bench_pair() {
-	local _bp_count= _bp_unit=items _bp_e _bp_pin
+	local _bp_count='' _bp_unit=items _bp_e _bp_pin
 	while [ $# -gt 0 ]; do
 		case $1 in
 		-n) _bp_count=$2; shift 2 ;;

@@ -168,10 +168,11 @@ pass_h(const struct image *src, int y0, int nrows, const struct axis *ax,
  *   tmp (rows, rowlen), dst (oh, rowlen), acc (rowlen)
  */
 static void
-pass_v(const unsigned char *tmp, int y0, size_t rowlen, const struct axis *ay,
-       int oh, unsigned char *dst, int32_t *acc)
+pass_v(const unsigned char *restrict tmp, int y0, size_t rowlen,
+       const struct axis *ay, int oh, unsigned char *restrict dst,
+       int32_t *restrict acc)
 {
-	const unsigned char *t;
+	const unsigned char *restrict t;
 	int32_t kk;
 	size_t x;
 	int i, j;

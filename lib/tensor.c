@@ -131,7 +131,8 @@ tensor_shape(struct tensor *t, const char *name, int dtype, int rank,
 	t->dtype = dtype;
 	t->rank = rank;
 	memset(t->dims, 0, sizeof(t->dims));
-	memcpy(t->dims, dims, rank * sizeof(*dims));
+	if (rank)
+		memcpy(t->dims, dims, rank * sizeof(*dims));
 	t->nbytes = nbytes;
 	t->flags = 0;
 	t->crc = 0;
@@ -198,36 +199,47 @@ tensor_meta_get(const struct tensor *t, const char *key, char *buf,
 	return buf;
 }
 
+/* make room for need bytes of meta, NUL included */
+static int
+meta_reserve(struct tensor *t, size_t need)
+{
+	char *p;
+
+	if (need <= t->metacap)
+		return 0;
+	if (!(p = realloc(t->meta, need)))
+		return -1;
+	if (!t->meta)
+		p[0] = '\0';
+	t->meta = p;
+	t->metacap = need;
+	return 0;
+}
+
+/* a key keeps its place when its value changes; new keys go last */
 int
 tensor_meta_set(struct tensor *t, const char *key, const char *value)
 {
-	size_t klen = strlen(key), vlen = strlen(value), need;
+	size_t klen = strlen(key), vlen = strlen(value), old = 0, len, off;
 	char *p;
 
 	if (!tsr_name_ok(key) || strchr(value, '\n'))
 		return -1;
-	if ((p = meta_find(t, key))) {
-		/* remove the old line */
-		char *e = strchr(p, '\n');
-
-		e = e ? e + 1 : p + strlen(p);
-		memmove(p, e, strlen(e) + 1);
-		t->metalen -= e - p;
-	}
-	need = t->metalen + klen + vlen + 3;
-	if (need - 1 > TSR_MAXMETA)
+	if ((p = meta_find(t, key)))
+		old = strchr(p + klen + 1, '\n') - (p + klen + 1);
+	len = p ? t->metalen - old + vlen : t->metalen + klen + vlen + 2;
+	if (len > TSR_MAXMETA || meta_reserve(t, len + 1) < 0)
 		return -1;
-	if (need > t->metacap) {
-		p = realloc(t->meta, need);
-		if (!p)
-			return -1;
-		if (!t->meta)
-			p[0] = '\0';
-		t->meta = p;
-		t->metacap = need;
+	if (!p) {
+		snprintf(t->meta + t->metalen, len + 1 - t->metalen, "%s=%s\n",
+		         key, value);
+	} else {
+		off = meta_find(t, key) - t->meta + klen + 1; /* after realloc */
+		memmove(t->meta + off + vlen, t->meta + off + old,
+		        t->metalen - off - old + 1);
+		memcpy(t->meta + off, value, vlen);
 	}
-	t->metalen += snprintf(t->meta + t->metalen, t->metacap - t->metalen,
-	                       "%s=%s\n", key, value);
+	t->metalen = len;
 	return 0;
 }
 
@@ -258,18 +270,10 @@ tensor_meta_setf(struct tensor *t, const char *key, const char *fmt, ...)
 int
 tensor_meta_copy(struct tensor *dst, const struct tensor *src)
 {
-	if (src->metalen + 1 > dst->metacap) {
-		char *p = realloc(dst->meta, src->metalen + 1);
-
-		if (!p)
-			return -1;
-		dst->meta = p;
-		dst->metacap = src->metalen + 1;
-	}
-	if (dst->meta) {
-		memcpy(dst->meta, src->meta ? src->meta : "", src->metalen);
-		dst->meta[src->metalen] = '\0';
-	}
+	if (meta_reserve(dst, src->metalen + 1) < 0)
+		return -1;
+	memcpy(dst->meta, src->meta ? src->meta : "", src->metalen);
+	dst->meta[src->metalen] = '\0';
 	dst->metalen = src->metalen;
 	return 0;
 }

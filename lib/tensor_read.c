@@ -16,6 +16,8 @@
 
 #include "tensor.h"
 
+enum { ZLIB_MAXRATIO = 1032 }; /* deflate's largest expansion */
+
 static const char *errstr[] = {
 	[TSR_OK] = "no error",
 	[TSR_EIO] = "read error",
@@ -237,8 +239,9 @@ read_payload(struct tsr_reader *r, struct tensor *t, uint64_t plen)
 	return 0;
 }
 
-int
-tsr_read(struct tsr_reader *r, struct tensor *t)
+/* 1 a record, 2 an end record, 0 clean EOF, -1 an error */
+static int
+read_record(struct tsr_reader *r, struct tensor *t)
 {
 	unsigned char fixed[TSR_FIXED], *hdr = NULL, pad[TSR_ALIGN];
 	uint64_t plen, count = 1, end;
@@ -319,8 +322,11 @@ tsr_read(struct tsr_reader *r, struct tensor *t)
 	if (i < 0)
 		return -1;
 
-	for (i = 0; i < t->rank; i++) {
-		if (t->dims[i] && count > UINT64_MAX / t->dims[i])
+	for (i = 0; i < t->rank; i++)
+		if (!t->dims[i])
+			count = 0; /* empty, whatever the other dims */
+	for (i = 0; count && i < t->rank; i++) {
+		if (count > UINT64_MAX / t->dims[i])
 			return fail(r, t, TSR_EDIMS, "element count above 2^64");
 		count *= t->dims[i];
 	}
@@ -334,8 +340,14 @@ tsr_read(struct tsr_reader *r, struct tensor *t)
 		return fail(r, t, TSR_EPAYLOAD, "payload_len %llu for %zu bytes%s",
 		            (unsigned long long)plen, t->nbytes,
 		            (t->flags & TSR_FLAG_ZLIB) ? " compressed" : "");
-	if (!t->nbytes && (t->flags & TSR_FLAG_ZLIB) && plen)
-		return fail(r, t, TSR_EPAYLOAD, "empty tensor with a payload");
+	if (!t->nbytes && (t->flags & TSR_FLAG_ZLIB))
+		return fail(r, t, TSR_EPAYLOAD,
+		            "an empty tensor cannot be compressed");
+	/* deflate cannot expand more than 1032:1: refuse before allocating */
+	if ((t->flags & TSR_FLAG_ZLIB) && t->nbytes / ZLIB_MAXRATIO > plen)
+		return fail(r, t, TSR_EPAYLOAD,
+		            "payload_len %llu cannot inflate to %zu bytes",
+		            (unsigned long long)plen, t->nbytes);
 
 	if (read_payload(r, t, plen) < 0)
 		return -1;
@@ -364,11 +376,21 @@ tsr_read(struct tsr_reader *r, struct tensor *t)
 		r->state = 2;
 		r->inseg = 0;
 		r->nend++;
-		/* another stream may follow (cat a.tsr b.tsr) */
-		return tsr_read(r, t);
+		return 2;
 	}
 	r->state = 1;
 	r->inseg++;
 	r->index++;
 	return 1;
+}
+
+int
+tsr_read(struct tsr_reader *r, struct tensor *t)
+{
+	int rc;
+
+	/* after an end record another stream may follow (cat a.tsr b.tsr) */
+	while ((rc = read_record(r, t)) == 2)
+		;
+	return rc;
 }

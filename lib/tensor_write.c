@@ -13,6 +13,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "crc32.h"
 #include "tensor.h"
 
 static int
@@ -72,17 +73,7 @@ put64(unsigned char *p, uint64_t v)
 uint32_t
 tsr_crc32(const void *data, size_t n)
 {
-	const unsigned char *p = data;
-	uint32_t crc = crc32(0L, Z_NULL, 0);
-
-	while (n) {
-		uInt k = n > (1u << 30) ? 1u << 30 : n;
-
-		crc = crc32(crc, p, k);
-		p += k;
-		n -= k;
-	}
-	return crc;
+	return crc32_fast(0, data, n);
 }
 
 static int

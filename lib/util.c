@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -196,6 +197,7 @@ fshut(FILE *fp, const char *name)
 FILE *
 ofile_open(const char *path, int binary)
 {
+	struct stat st;
 	size_t i, n;
 	FILE *fp;
 
@@ -203,6 +205,14 @@ ofile_open(const char *path, int binary)
 		if (binary && isatty(1))
 			die("refusing to write binary tensor stream to a terminal");
 		return stdout;
+	}
+	/* a device or a pipe (-o /dev/null) is written in place */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (!(fp = fopen(path, "wb")))
+			die("%s:", path);
+		if (binary && isatty(fileno(fp)))
+			die("refusing to write binary tensor stream to a terminal");
+		return fp;
 	}
 	for (i = 0; i < LEN(ofiles) && ofiles[i].fp; i++)
 		;
@@ -230,8 +240,11 @@ ofile_close(FILE *fp)
 	}
 	for (i = 0; i < LEN(ofiles) && ofiles[i].fp != fp; i++)
 		;
-	if (i == LEN(ofiles))
-		die("ofile_close: not an output file");
+	if (i == LEN(ofiles)) { /* written in place */
+		if (fshut(fp, "output"))
+			die("output incomplete");
+		return;
+	}
 	if (fshut(fp, ofiles[i].tmp))
 		die("%s: output incomplete", ofiles[i].path);
 	if (rename(ofiles[i].tmp, ofiles[i].path) < 0)

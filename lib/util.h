@@ -43,6 +43,8 @@ int fshut(FILE *, const char *);
  * refusing a terminal when binary is set; otherwise it opens "path.tmp"
  * that ofile_close() renames over path.  If the tool dies first, the
  * temporary file is removed, so a failed run leaves no partial output.
+ * A path that exists and is not a regular file (/dev/null, a FIFO) is
+ * written in place.
  */
 FILE *ofile_open(const char *path, int binary);
 void ofile_close(FILE *);

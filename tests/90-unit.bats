@@ -1,23 +1,45 @@
 #!/usr/bin/env bats
-# The C unit tests (tests/unit/*.c): naive references, error paths and
-# round trips that are easier to reach from C than from the shell.
+# The C unit tests (tests/unit/unit-*.c): naive references, error paths
+# and round trips that are easier to reach from C than from the shell.
 
 load helpers
 
-@test "unit: tensor stream reader and writer" {
-	run unit-tensor
+UNITS="unit-crc unit-image unit-input unit-kmeans unit-metrics unit-tensor"
+
+run_unit() {
+	run "$1"
 	assert_success
 	refute_output --partial "not ok"
+	[[ $output == *"ok "* ]] || fail "$1 ran no test"
+}
+
+@test "unit: every unit test program is run by this file" {
+	for f in "$TOP"/tests/unit/unit-*.c; do
+		u=$(basename "$f" .c)
+		[[ " $UNITS " == *" $u "* ]] || fail "$u is not run by tests/90-unit.bats"
+	done
+}
+
+@test "unit: zlib-compatible CRC-32, fast and generic paths" {
+	run_unit unit-crc
 }
 
 @test "unit: image decoding, resampling and patch layout" {
-	run unit-image
-	assert_success
-	refute_output --partial "not ok"
+	run_unit unit-image
 }
 
 @test "unit: archive, directory and IDX inputs" {
-	run unit-input
-	assert_success
-	refute_output --partial "not ok"
+	run_unit unit-input
+}
+
+@test "unit: k-means kernels against their naive twins" {
+	run_unit unit-kmeans
+}
+
+@test "unit: TCAS, NMI and the other token-class metrics" {
+	run_unit unit-metrics
+}
+
+@test "unit: tensor stream reader and writer" {
+	run_unit unit-tensor
 }

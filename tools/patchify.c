@@ -314,6 +314,7 @@ emit(struct state *st, const struct srcitem *it, uint64_t index)
 	size_t off;
 	int flip = 0, r;
 
+	image_free(&st->img); /* decode and resample allocate anew */
 	if (it->px) {
 		idx_image(st, it);
 	} else if (image_decode(it->data, it->len, st->C, &st->img, msg,
@@ -344,6 +345,7 @@ emit(struct state *st, const struct srcitem *it, uint64_t index)
 		    st->H, st->W);
 	}
 	if (o->augment || o->size) {
+		image_free(&st->tmp);
 		if (image_resample(src, box[0], box[1], box[2], box[3], st->W,
 		                   st->H, flip, &st->tmp, msg, sizeof(msg)) < 0)
 			die("%s: %s: %s", st->inname, it->name, msg);

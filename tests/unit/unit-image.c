@@ -236,7 +236,7 @@ test_png(void)
 	char msg[256];
 	size_t len, i, clen;
 	long at;
-	int r;
+	int r, x, y;
 	png_color pal[4] = {
 		{ 255, 0, 0 }, { 0, 255, 0 }, { 0, 0, 255 }, { 12, 34, 56 }
 	};
@@ -393,6 +393,46 @@ test_png(void)
 	    "png palette+tRNS: expanded to RGB");
 	image_free(&img);
 	free(buf);
+
+	/* colour-key tRNS on grey and on RGB: ignored */
+	{
+		png_color_16 key = { 0, 0, 0, 0, 0 };
+		png_structp png;
+		png_infop info;
+		struct membuf m = { 0 };
+
+		for (x = 0; x < 2; x++) {
+			png = png_create_write_struct(PNG_LIBPNG_VER_STRING,
+			    NULL, png_die, NULL);
+			if (!png || !(info = png_create_info_struct(png)))
+				die("png_create_write_struct failed");
+			png_set_write_fn(png, &m, mb_write, mb_flush);
+			png_set_IHDR(png, info, 6, 4, 8,
+			    x ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
+			    PNG_INTERLACE_NONE,
+			    PNG_COMPRESSION_TYPE_DEFAULT,
+			    PNG_FILTER_TYPE_DEFAULT);
+			key.gray = key.red = grey[0];
+			png_set_tRNS(png, info, NULL, 0, &key);
+			png_write_info(png, info);
+			for (y = 0; y < 4; y++)
+				png_write_row(png, (x ? rgb : grey) +
+				    y * 6 * (x ? 3 : 1));
+			png_write_end(png, NULL);
+			png_destroy_write_struct(&png, &info);
+			r = image_decode(m.p, m.n, 0, &img, msg, sizeof(msg));
+			for (i = 0; r == 0 && i < 4; i++)
+				if (memcmp(img.px + i * 6 * img.c, (x ? rgb :
+				    grey) + i * 6 * img.c, 6 * img.c))
+					r = 1;
+			ok(r == 0 && img.c == (x ? 3 : 1),
+			    "png %s with a tRNS colour key",
+			    x ? "rgb8" : "grey8");
+			image_free(&img);
+			free(m.p);
+			m = (struct membuf){ 0 };
+		}
+	}
 
 	/* 1-bit grey */
 	raw[0] = 0xb2; /* 1011 0010 */

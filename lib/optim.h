@@ -1,0 +1,47 @@
+/* See LICENSE file for copyright and license details. */
+/*
+ * optim: AdamW over flat float arrays, the MAE learning-rate schedule
+ * and gradient clipping.
+ *
+ * AdamW is PyTorch's torch.optim.AdamW: with t the step (from 1),
+ *	m = b1 m + (1 - b1) g,  v = b2 v + (1 - b2) g^2
+ *	p = p (1 - lr wd) - lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+ * The moments m and v have the layout of the parameters, so a
+ * checkpoint saves them under the parameters' names (opt.m.NAME,
+ * opt.v.NAME) with the step t, and a resume is exact.
+ * Nothing here exits or prints.
+ */
+#ifndef MIM_OPTIM_H
+#define MIM_OPTIM_H
+
+#include <stddef.h>
+
+struct adamw {
+	float *m, *v;   /* (n) moments */
+	size_t n;
+	float b1, b2, eps;
+	long t;         /* updates done */
+};
+
+/* allocates zero moments; -1 if out of memory */
+int adamw_init(struct adamw *, size_t n, float b1, float b2, float eps);
+void adamw_free(struct adamw *);
+/* t += 1: call once per step, before the adamw_update calls */
+void adamw_tick(struct adamw *);
+/* update p (n) at offset off of the flat layout with gradient g (n) */
+void adamw_update(struct adamw *, float *p, const float *g, size_t off,
+                  size_t n, float lr, float wd);
+
+/*
+ * MAE's schedule for step s (from 0) of total: linear warmup from 0 to
+ * peak over warmup steps, then a half-cycle cosine down to lrmin.
+ */
+float lr_schedule(long s, long total, long warmup, float peak, float lrmin);
+
+/* the global L2 norm of g (n), in double, in a fixed order */
+double grad_norm(const float *g, size_t n);
+/* scale g so its norm is at most maxnorm (as clip_grad_norm_); returns
+ * the norm before clipping */
+double grad_clip(float *g, size_t n, double maxnorm);
+
+#endif

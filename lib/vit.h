@@ -1,0 +1,143 @@
+/* See LICENSE file for copyright and license details. */
+/*
+ * vit: the MAE encoder/decoder for masked image modeling, with a pixel
+ * head (MAE) or a K-way token head (ClusterMIM).
+ *
+ * Dimension legend:
+ *	N (B here) batch      L patches = gh * gw     V visible = L (1 - ratio)
+ *	D encoder width       Dd decoder width        H heads
+ *	P = p * p * C patch values, (pixel row, pixel column, channel) order
+ *	K token classes       O head outputs: P (pixel) or K (tokens)
+ *	Te = 1 + V encoder sequence (CLS first), Td = 1 + L decoder sequence
+ *
+ * Parameters live in one contiguous float block, their gradients in a
+ * second block of the same layout, and both are reached through structs
+ * of pointers (struct vit_w); a table parallel to the pointers gives each
+ * tensor its name (enc.blk.3.attn.qkv.weight ...), shape, offset and
+ * whether weight decay applies, so checkpoints are self-describing.
+ * Activations (for one batch of at most maxB images) live in a third
+ * block, with their own name table.  The fixed sin-cos position
+ * embeddings are not parameters: they follow from the config.
+ *
+ * A step is vit_mask() (draw the per-sample masks), vit_forward()
+ * (returns the loss), vit_zero_grad(), vit_backward().  Nothing here
+ * exits or prints; vit_build returns -1 with a message.
+ */
+#ifndef MIM_VIT_H
+#define MIM_VIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+enum { VIT_MAXDEPTH = 48, VIT_PIXEL = 0, VIT_TOKENS = 1 };
+
+struct vit_config {
+	int patch, channels, gh, gw; /* geometry: P = patch^2 channels */
+	int dim, depth, heads;        /* encoder */
+	int ddim, ddepth, dheads;     /* decoder */
+	int mlp;                      /* MLP hidden = mlp x width */
+	int target;                   /* VIT_PIXEL or VIT_TOKENS */
+	int k;                        /* token classes (tokens) */
+	int normpix;                  /* per-patch normalised pixel targets */
+	float smoothing;              /* label smoothing (tokens) */
+	float ratio;                  /* mask ratio */
+};
+
+/* fills the sizes of a preset (tiny, vit-s, vit-b); -1 if unknown */
+int vit_preset(struct vit_config *, const char *name);
+
+/* the weights of one pre-norm transformer block */
+struct vit_blockw {
+	float *ln1w, *ln1b, *qkvw, *qkvb, *projw, *projb;
+	float *ln2w, *ln2b, *fc1w, *fc1b, *fc2w, *fc2b;
+};
+
+/* all parameters (or all gradients): pointers into one block */
+struct vit_w {
+	float *pew, *peb, *cls;                 /* patch embed, CLS token */
+	struct vit_blockw enc[VIT_MAXDEPTH];
+	float *enw, *enb;                       /* encoder final norm */
+	float *dew, *deb, *masktok;             /* decoder embed, mask token */
+	struct vit_blockw dec[VIT_MAXDEPTH];
+	float *dnw, *dnb;                       /* decoder final norm */
+	float *hw, *hb;                         /* head: (O, Dd), (O) */
+};
+
+/* the activations of one block (T tokens of C channels) */
+struct vit_blocka {
+	float *ln1, *ln1m, *ln1r, *qkv, *att, *atty, *r1;
+	float *ln2, *ln2m, *ln2r, *fch, *fcg;
+};
+
+struct vit_a {
+	float *xv;                              /* (B,V,P) visible patches */
+	float *pe;                              /* (B,V,D) their embedding */
+	float *ex[VIT_MAXDEPTH + 1];            /* (B,Te,D) block inputs */
+	struct vit_blocka enc[VIT_MAXDEPTH];
+	float *eln, *elnm, *elnr;               /* encoder final norm */
+	float *demb;                            /* (B,Te,Dd) */
+	float *dx[VIT_MAXDEPTH + 1];            /* (B,Td,Dd) block inputs */
+	struct vit_blocka dec[VIT_MAXDEPTH];
+	float *dln, *dlnm, *dlnr;               /* decoder final norm */
+	float *pred;                            /* (B,Td,O) */
+	float *probs;                           /* (B,Td,K) tokens only */
+	float *tgt;                             /* (B,Td,P) pixel targets */
+	float *lmask;                           /* (B,Td) 1 on masked rows */
+	/* scratch for the backward pass */
+	float *g0, *g1;                         /* (B,T,C) ping-pong */
+	float *gr1, *gln, *gatty, *gqkv, *gfch, *gfcg, *gatt;
+	float *gpred, *gdemb, *gpe;
+};
+
+/* one entry of a name table */
+struct vit_tensor {
+	char name[64];
+	int rank;
+	int dims[4];
+	size_t off, n;   /* in floats, within the block */
+	int decay;       /* parameters: weight decay applies */
+	size_t member;   /* byte offset of its pointer in struct vit_w/_a */
+};
+
+struct vit {
+	struct vit_config c;
+	int L, V, P, O, maxB, B;
+	struct vit_tensor *pt, *at;  /* name tables: parameters, activations */
+	int npt, nat;
+	size_t nparams, nacts;
+	float *params, *grads, *acts;
+	struct vit_w w, g;
+	struct vit_a a;
+	float *pos, *dpos;           /* (1+L, D), (1+L, Dd) fixed */
+	float *noise;                /* (B,L) the last masking noise */
+	int *keep;                   /* (B,V) visible patches, MAE order */
+	int *restore;                /* (B,L) rank of each patch */
+	int32_t *tok;                /* (B,Td) token targets */
+	float loss;
+};
+
+int vit_build(struct vit *, const struct vit_config *, int maxB, char *msg,
+              size_t msglen);
+void vit_free(struct vit *);
+/* MAE's initialisation, from (seed, stream 1) */
+void vit_init(struct vit *, uint64_t seed);
+/* MAE's fixed 2-D sin-cos embedding: out (1+gh*gw, d), row 0 zeros */
+void vit_sincos(float *out, int d, int gh, int gw);
+
+/*
+ * Per-sample random masking, MAE's scheme: noise uniform in [0,1) per
+ * patch; the V patches of least noise are visible (ties to the lower
+ * index), in order of increasing noise.  With noise NULL it is drawn from
+ * rng, else taken from noise (B,L).
+ */
+void vit_mask(struct vit *, int B, struct rng *rng, const float *noise);
+/* patches (B,L,P); tokens (B,L) in [0,K) for the token target */
+float vit_forward(struct vit *, const float *patches, const int32_t *tokens);
+void vit_zero_grad(struct vit *);
+void vit_backward(struct vit *);
+/* a parameter by name, or NULL */
+const struct vit_tensor *vit_param(const struct vit *, const char *name);
+
+#endif

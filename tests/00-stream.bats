@@ -1,0 +1,417 @@
+load helpers
+# The tensor stream format (formats/tensor-stream.md): the C unit tests,
+# the example files against their annotated hex dumps, tensorinfo on
+# broken input (each error with its own message and exit 1), and
+# tests/tsr.py, a second reader written from the document alone.
+
+# ------------------------------------------------------------- helpers
+
+# the listing (tensor-stream.md section 17) that a .hex dump describes,
+# from the MEANING column (column 60 on) of its field lines
+hex_listing() {
+	awk '
+	function flush(   i, nn, dn, shape, line) {
+		if (name == "" || name == "end")
+			return
+		nn = split(dimnames, dn, ",")
+		shape = "["
+		for (i = 0; i < rank; i++)
+			shape = shape (i ? "," : "") (i < nn ? dn[i + 1] "=" : "") dims[i]
+		line = idx " " name " " dtype " " shape "] " crc " " flags
+		if (meta != "")
+			line = line " " meta
+		print line
+		idx++
+	}
+	BEGIN { idx = 0 }
+	/^#/ { next }
+	{ m = substr($0, 60) }
+	m ~ /^magic / { flush(); name = ""; rank = 0; meta = ""; dimnames = ""; flags = "-" }
+	m ~ /^dtype = / { dtype = m; sub(/.*\(/, "", dtype); sub(/\).*/, "", dtype) }
+	m ~ /^rank = / { rank = substr(m, 8) + 0 }
+	m ~ /^flags = / { flags = (m ~ /\(zlib\)/) ? "z" : "-" }
+	m ~ /^crc32 = 0x/ { crc = substr(m, 11) }
+	m ~ /^dims\[/ { d = m; sub(/^dims\[/, "", d); k = d + 0; sub(/.*= /, "", d); dims[k] = d }
+	m ~ /^name = "/ { name = m; sub(/^name = "/, "", name); sub(/"$/, "", name) }
+	m ~ /^meta = "/ {
+		s = m; sub(/^meta = "/, "", s); sub(/"$/, "", s); sub(/\\n$/, "", s)
+		n = split(s, ml, /\\n/)
+		for (i = 1; i <= n; i++) {
+			meta = meta (i > 1 ? " " : "") ml[i]
+			if (ml[i] ~ /^dims=/)
+				dimnames = substr(ml[i], 6)
+		}
+	}
+	END { flush() }
+	' "$1"
+}
+
+# the bytes of a .hex dump (columns 11-57) as plain lower-case hex
+hex_bytes() {
+	grep -v '^#' "$1" | cut -c11-57 | tr -d ' \n'
+}
+
+# a file as plain lower-case hex
+file_hex() {
+	od -An -v -tx1 "$1" | tr -d ' \n'
+}
+
+# the decimal offsets where the records of a .hex dump start
+hex_starts() {
+	local off
+	grep -v '^#' "$1" | grep '  magic "' | cut -c1-8 | while read -r off; do
+		echo $((16#$off))
+	done
+}
+
+# poke FILE OFFSET HEX...: overwrite bytes at a decimal offset
+poke() {
+	local f=$1 off=$2 s="" b
+	shift 2
+	for b; do s+="\\x$b"; done
+	printf "$s" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+}
+
+# a private copy of an example to break
+copy() {
+	cp "$EXAMPLES/$1" "$BATS_TEST_TMPDIR/$1"
+	chmod u+w "$BATS_TEST_TMPDIR/$1"
+	echo "$BATS_TEST_TMPDIR/$1"
+}
+
+# tensorinfo on broken input: exit 1, nothing but MESSAGE on stderr
+expect_error() {
+	local file=$1 message=$2
+	run -1 --separate-stderr tensorinfo "$file"
+	assert_equal "$stderr" "tensorinfo: $file: $message"
+}
+
+EXAMPLE_NAMES="scalar group compressed empty concat emptydim"
+
+# ---------------------------------------------------------- unit tests
+
+@test "stream: the C unit tests of lib/tensor pass" {
+	run unit-tensor "$EXAMPLES"
+	assert_success
+	assert_output --partial $'\n1..'
+	refute_output --partial "not ok"
+}
+
+# ------------------------------------------------------- example files
+
+@test "stream: each example's hex dump rebuilds it byte for byte" {
+	local n
+	for n in $EXAMPLE_NAMES; do
+		assert_equal "$(file_hex "$EXAMPLES/$n.tsr")" "$(hex_bytes "$EXAMPLES/$n.hex")"
+	done
+}
+
+@test "stream: the hex dumps in tensor-stream.md are those of formats/examples" {
+	local n doc=$TOP/formats/tensor-stream.md
+	for n in $EXAMPLE_NAMES; do
+		run diff <(awk -v b="<!-- begin $n.hex -->" -v e="<!-- end $n.hex -->" \
+			'$0 == e { on = 0 } on && !/^```/ { print } $0 == b { on = 1 }' "$doc") \
+			"$EXAMPLES/$n.hex"
+		assert_success
+	done
+}
+
+@test "stream: make-examples.py writes the same example files again" {
+	local n out=$BATS_TEST_TMPDIR/ex
+	mkdir "$out"
+	python3 "$EXAMPLES/make-examples.py" "$out"
+	for n in $EXAMPLE_NAMES; do
+		cmp "$EXAMPLES/$n.tsr" "$out/$n.tsr"
+		cmp "$EXAMPLES/$n.hex" "$out/$n.hex"
+	done
+}
+
+@test "stream: scalar.tsr lists as its hex dump says" {
+	run --separate-stderr tensorinfo "$EXAMPLES/scalar.tsr"
+	assert_success
+	assert_output "$(hex_listing "$EXAMPLES/scalar.hex")"
+	assert_output "0 loss f32 [] c21cba2e - step=100"
+}
+
+@test "stream: group.tsr lists one group of patches and labels" {
+	run --separate-stderr tensorinfo "$EXAMPLES/group.tsr"
+	assert_success
+	assert_output "$(hex_listing "$EXAMPLES/group.hex")"
+	assert_equal "${lines[0]}" "0 patches u8 [n=2,l=4,d=4] 91267e8a - batch=0 dims=n,l,d"
+	assert_equal "${lines[1]}" "1 labels i32 [n=2] 767ae033 - batch=0 dims=n"
+	assert_equal "$(tsr_field "$EXAMPLES/group.tsr" 0 5)" 91267e8a
+}
+
+@test "stream: compressed.tsr lists with flag z and the crc of the inflated bytes" {
+	run --separate-stderr tensorinfo "$EXAMPLES/compressed.tsr"
+	assert_success
+	assert_output "$(hex_listing "$EXAMPLES/compressed.hex")"
+	assert_output "0 eye f32 [8,8] e2433973 z"
+}
+
+@test "stream: empty.tsr (only an end record) lists nothing and succeeds" {
+	run --separate-stderr tensorinfo "$EXAMPLES/empty.tsr"
+	assert_success
+	assert_output ""
+	assert_equal "$stderr" ""
+	assert_equal "$(hex_listing "$EXAMPLES/empty.hex")" ""
+}
+
+@test "stream: concat.tsr (two streams) lists three records indexed 0 to 2" {
+	run --separate-stderr tensorinfo "$EXAMPLES/concat.tsr"
+	assert_success
+	assert_output "$(hex_listing "$EXAMPLES/concat.hex")"
+	assert_equal "${#lines[@]}" 3
+	assert_equal "${lines[2]}" "2 third f64 [] b557d8ef - batch=0"
+}
+
+@test "stream: emptydim.tsr lists a [0,4] tensor with crc 00000000" {
+	run --separate-stderr tensorinfo "$EXAMPLES/emptydim.tsr"
+	assert_success
+	assert_output "$(hex_listing "$EXAMPLES/emptydim.hex")"
+	assert_output "0 tokens i32 [n=0,l=4] 00000000 - batch=0 dims=n,l"
+}
+
+@test "stream: files joined with cat read as one input" {
+	run --separate-stderr bash -c 'cat "$1/group.tsr" "$1/empty.tsr" "$1/scalar.tsr" | tensorinfo' _ "$EXAMPLES"
+	assert_success
+	assert_equal "${#lines[@]}" 3
+	assert_equal "${lines[2]}" "2 loss f32 [] c21cba2e - step=100"
+}
+
+@test "stream: a cut right after the first end record of concat.tsr ends cleanly" {
+	run --separate-stderr bash -c 'head -c 256 "$1" | tensorinfo' _ "$EXAMPLES/concat.tsr"
+	assert_success
+	assert_output "0 first i64 [2] b77fc6f1 - batch=0"
+}
+
+# ------------------------------------------------------------ bad input
+
+@test "stream: group.tsr cut at every byte offset fails with exit 1" {
+	# (no variable "i" here: bats' run sets one)
+	local f=$EXAMPLES/group.tsr dir=$BATS_TEST_TMPDIR/cut off n starts files=() want
+	n=$(wc -c < "$f")
+	starts=" $(hex_starts "$EXAMPLES/group.hex" | tr '\n' ' ')"
+	assert_equal "$starts" " 0 192 384 "
+	mkdir "$dir"
+	for ((off = 0; off < n; off++)); do
+		head -c "$off" "$f" > "$dir/$off"
+		files+=("$dir/$off")
+	done
+	# one run over all cuts: tensorinfo goes on past a bad file
+	run -1 --separate-stderr tensorinfo "${files[@]}"
+	assert_equal "${#stderr_lines[@]}" "$n"
+	for ((off = 0; off < n; off++)); do
+		if ((off == 0)); then
+			want="empty input (no records and no end record)"
+		elif [[ $starts == *" $off "* ]]; then
+			want="record $((off / 192)): stream ended without end record (did the producer fail?)"
+		else
+			want="record $((off / 192))*: truncated record (got *"
+		fi
+		[[ ${stderr_lines[off]} == "tensorinfo: $dir/$off: "$want ]] ||
+			{ echo "cut at $off: ${stderr_lines[off]}" >&2; return 1; }
+	done
+}
+
+@test "stream: a flipped payload bit fails with crc mismatch" {
+	local f
+	f=$(copy group.tsr)
+	poke "$f" 128 01
+	expect_error "$f" "record 0 'patches': crc mismatch (stored 91267e8a, computed 60fc7b20)"
+	assert_output "" # the bad record is not listed
+}
+
+@test "stream: a bad magic fails with bad magic" {
+	local f
+	f=$(copy group.tsr)
+	poke "$f" 0 89 50 4e 47
+	expect_error "$f" "record 0: bad magic (expected 93 54 53 52, got 89 50 4e 47)"
+}
+
+@test "stream: a bad magic on the second record names record 1" {
+	local f
+	f=$(copy group.tsr)
+	poke "$f" 192 93 54 53 53
+	expect_error "$f" "record 1: bad magic (expected 93 54 53 52, got 93 54 53 53)"
+	assert_output "0 patches u8 [n=2,l=4,d=4] 91267e8a - batch=0 dims=n,l,d"
+}
+
+@test "stream: major version 2 fails with unsupported version" {
+	local f
+	f=$(copy group.tsr)
+	poke "$f" 4 02
+	expect_error "$f" "record 0: unsupported version (major 2, this reader knows 1)"
+}
+
+@test "stream: a higher minor version is read" {
+	local f
+	f=$(copy group.tsr)
+	poke "$f" 5 07
+	run --separate-stderr tensorinfo "$f"
+	assert_success
+	assert_equal "${#lines[@]}" 2
+}
+
+@test "stream: dtype 13 fails with unknown dtype" {
+	local f
+	f=$(copy scalar.tsr)
+	poke "$f" 6 0d
+	expect_error "$f" "record 0: unknown dtype (code 13)"
+}
+
+@test "stream: an unknown flag bit fails with unknown flags" {
+	local f
+	f=$(copy scalar.tsr)
+	poke "$f" 8 04
+	expect_error "$f" "record 0: unknown flags (0x00000004)"
+}
+
+@test "stream: rank 9 fails with rank too large" {
+	local f
+	f=$(copy scalar.tsr)
+	poke "$f" 7 09
+	expect_error "$f" "record 0: rank too large (9, at most 8)"
+}
+
+@test "stream: dims 2^32 x 2^32 x 2 fail with dims overflow" {
+	local f
+	f=$(copy group.tsr)
+	poke "$f" 40 00 00 00 00 01 00 00 00
+	poke "$f" 48 00 00 00 00 01 00 00 00
+	poke "$f" 56 02
+	expect_error "$f" "record 0 'patches': dims overflow (element count above 2^64)"
+}
+
+@test "stream: a header length of 1 GiB fails with bad header length" {
+	local f
+	f=$(copy group.tsr)
+	poke "$f" 12 00 00 00 40
+	expect_error "$f" "record 0: bad header length (1073741824, expected a multiple of 64 from 90 to 1048576)"
+}
+
+@test "stream: a header length that is no multiple of 64 fails with bad header length" {
+	local f
+	f=$(copy group.tsr)
+	poke "$f" 12 81
+	expect_error "$f" "record 0: bad header length (129, expected a multiple of 64 from 90 to 1048576)"
+}
+
+@test "stream: a reserved byte set fails with reserved field not zero" {
+	local f
+	f=$(copy scalar.tsr)
+	poke "$f" 30 01
+	expect_error "$f" "record 0: reserved field not zero (bytes 30-31 and 36-39)"
+}
+
+@test "stream: an upper-case name fails with bad name" {
+	local f
+	f=$(copy scalar.tsr)
+	poke "$f" 40 4c
+	expect_error "$f" "record 0: bad name (names are [a-z0-9_] segments joined by '.')"
+}
+
+@test "stream: payload_len off by one fails with payload size mismatch" {
+	local f
+	f=$(copy scalar.tsr)
+	poke "$f" 16 05
+	expect_error "$f" "record 0 'loss': payload size mismatch (payload_len 5 for 4 bytes)"
+}
+
+@test "stream: a corrupt zlib payload fails with invalid or incomplete zlib data" {
+	local f
+	f=$(copy compressed.tsr)
+	poke "$f" 64 00
+	run -1 --separate-stderr tensorinfo "$f"
+	[[ $stderr == "tensorinfo: $f: record 0 'eye': invalid or incomplete zlib data ("*")" ]]
+}
+
+@test "stream: an end record with a wrong count fails with bad end record" {
+	local f
+	f=$(copy group.tsr)
+	poke "$f" 448 03
+	poke "$f" 408 8a d8 ad eb # the crc32 of the u64 3
+	expect_error "$f" "record 2 'end': bad end record (it counts 3 records, the stream had 2)"
+}
+
+@test "stream: empty input fails with empty input" {
+	: > "$BATS_TEST_TMPDIR/empty"
+	run -1 --separate-stderr tensorinfo < "$BATS_TEST_TMPDIR/empty"
+	assert_equal "$stderr" "tensorinfo: <stdin>: empty input (no records and no end record)"
+	assert_output ""
+}
+
+@test "stream: a stream without its end record fails with stream ended without end record" {
+	run -1 --separate-stderr bash -c 'head -c 384 "$1" | tensorinfo' _ "$EXAMPLES/group.tsr"
+	assert_equal "$stderr" "tensorinfo: <stdin>: record 2: stream ended without end record (did the producer fail?)"
+	assert_equal "${#lines[@]}" 2
+}
+
+@test "stream: text input fails with exit 1, not a listing" {
+	run -1 --separate-stderr bash -c 'printf "P5\n4 4\n255\n%064d\n" 0 | tensorinfo'
+	assert_equal "$stderr" "tensorinfo: <stdin>: record 0: bad magic (expected 93 54 53 52, got 50 35 0a 34)"
+	assert_output ""
+}
+
+# ------------------------------------------------ the independent reader
+
+@test "stream: tsr.py lists each example as tensorinfo does" {
+	local n files=() want=""
+	for n in $EXAMPLE_NAMES; do
+		files+=("$EXAMPLES/$n.tsr")
+		want+="==> $EXAMPLES/$n.tsr <=="$'\n'
+		want+="$(hex_listing "$EXAMPLES/$n.hex")"
+		[ -z "$(hex_listing "$EXAMPLES/$n.hex")" ] || want+=$'\n'
+	done
+	run --separate-stderr python3 "$TOP/tests/tsr.py" "${files[@]}"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_output "$(tensorinfo "${files[@]}")"
+	# each listing is also the one its hex dump describes
+	assert_output "${want%$'\n'}"
+}
+
+@test "stream: tsr.py rejects every cut of concat.tsr as tensorinfo does" {
+	local f=$EXAMPLES/concat.tsr dir=$BATS_TEST_TMPDIR/cut off n files=() py esc
+	n=$(wc -c < "$f")
+	mkdir "$dir"
+	# the cuts come from the hex dump, through the printf builtin
+	esc=$(hex_bytes "$EXAMPLES/concat.hex" | sed 's/../\\x&/g')
+	for ((off = 0; off < n; off++)); do
+		printf "${esc:0:4*off}" > "$dir/$off"
+		files+=("$dir/$off")
+	done
+	cmp "$dir/300" <(head -c 300 "$f")
+	run -1 --separate-stderr python3 "$TOP/tests/tsr.py" "${files[@]}"
+	py=$stderr
+	assert_output "$(tensorinfo "${files[@]}" 2>"$BATS_TEST_TMPDIR/err")"
+	run -1 --separate-stderr tensorinfo "${files[@]}"
+	# n - 1 errors: the cut at 256 is the complete first stream
+	assert_equal "${#stderr_lines[@]}" $((n - 1))
+	assert_equal "${py//tsr.py: /}" "${stderr//tensorinfo: /}"
+}
+
+@test "stream: tsr.py rejects corrupt records with the same errors as tensorinfo" {
+	local f k=0 case files=() a b
+	for case in "group.tsr 128 01" "group.tsr 0 89" "group.tsr 4 02" "scalar.tsr 6 0d" \
+		"scalar.tsr 8 04" "scalar.tsr 7 09" "group.tsr 12 00 00 00 40" "scalar.tsr 30 01" \
+		"scalar.tsr 40 4c" "scalar.tsr 16 05" "compressed.tsr 64 00" "group.tsr 448 03" \
+		"group.tsr 40 00 00 00 00 01 00 00 00" "group.tsr 12 81" "scalar.tsr 32 01"; do
+		set -- $case
+		f=$BATS_TEST_TMPDIR/$((k++)).$1
+		cp "$EXAMPLES/$1" "$f"
+		chmod u+w "$f"
+		shift
+		poke "$f" "$@"
+		files+=("$f")
+	done
+	run -1 --separate-stderr python3 "$TOP/tests/tsr.py" "${files[@]}"
+	a=$stderr
+	assert_equal "${#stderr_lines[@]}" "${#files[@]}"
+	assert_output "$(tensorinfo "${files[@]}" 2>"$BATS_TEST_TMPDIR/err")"
+	run -1 --separate-stderr tensorinfo "${files[@]}"
+	b=$stderr
+	# the error names must agree; zlib's own wording may not
+	assert_equal "$(sed 's/^tsr.py: //; s/ (.*//' <<<"$a")" \
+		"$(sed 's/^tensorinfo: //; s/ (.*//' <<<"$b")"
+}

@@ -1,0 +1,207 @@
+/* See LICENSE file for copyright and license details. */
+/*
+ * unit-vit: tests for lib/vit.c and lib/optim.c, printed as TAP.
+ *
+ * A whole small model (2 samples, 3x2 grid of 2x2x2 patches, widths 8,
+ * one block each side), for both targets: every parameter gradient of
+ * vit_backward against central differences of vit_forward's loss under a
+ * fixed mask (Richardson-extrapolated central differences).  Also: the masking keeps V patches per sample, the sin-cos
+ * table matches MAE's formula, AdamW's first step and the schedule.
+ *
+ * Output: TAP, "1..N" last; exit status 1 if any check failed.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optim.h"
+#include "vit.h"
+
+static int ntest, nfail;
+
+static int
+ok(int pass, const char *fmt, ...)
+{
+	va_list ap;
+
+	ntest++;
+	if (!pass)
+		nfail++;
+	printf("%sok %d - ", pass ? "" : "not ", ntest);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	return pass;
+}
+
+static void
+model_gradcheck(int target, int normpix, float smoothing)
+{
+	struct vit_config c = { .patch = 2, .channels = 2, .gh = 3, .gw = 2,
+	                        .dim = 8, .depth = 1, .heads = 2, .ddim = 8,
+	                        .ddepth = 1, .dheads = 2, .mlp = 2,
+	                        .target = target, .k = 5, .normpix = normpix,
+	                        .smoothing = smoothing, .ratio = 0.5f };
+	struct vit v;
+	struct rng r;
+	char msg[256];
+	int B = 2, i, bad = 0, checked = 0;
+	float *x, *grad;
+	int32_t tok[12];
+	size_t j, n;
+
+	if (vit_build(&v, &c, B, msg, sizeof(msg)) < 0) {
+		ok(0, "vit_build: %s", msg);
+		return;
+	}
+	vit_init(&v, 3);
+	rng_seed(&r, 5, 0);
+	n = (size_t)B * v.L * v.P;
+	x = malloc(n * sizeof(float));
+	for (j = 0; j < n; j++)
+		x[j] = (float)(2.0 * rng_uniform(&r) - 1.0);
+	for (j = 0; j < 12; j++)
+		tok[j] = rng_below(&r, c.k);
+	/* cls and mask token and all biases away from 0 */
+	for (j = 0; j < v.nparams; j++)
+		v.params[j] += (float)(0.2 * (rng_uniform(&r) - 0.5));
+	vit_mask(&v, B, &r, NULL);
+	vit_forward(&v, x, tok);
+	vit_zero_grad(&v);
+	vit_backward(&v);
+	grad = malloc(v.nparams * sizeof(float));
+	memcpy(grad, v.grads, v.nparams * sizeof(float));
+	for (i = 0; i < v.npt; i++) {
+		const struct vit_tensor *t = &v.pt[i];
+		size_t step = t->n > 8 ? t->n / 8 : 1;
+
+		for (j = 0; j < t->n; j += step) {
+			float *p = v.params + t->off + j, p0 = *p, h = 1e-2f;
+			double fp, fm, num, a = grad[t->off + j];
+
+			double d1, d2;
+
+			/* Richardson: two central differences, h and h/2 */
+			*p = p0 + h;
+			fp = vit_forward(&v, x, tok);
+			*p = p0 - h;
+			fm = vit_forward(&v, x, tok);
+			d1 = (fp - fm) / (2.0 * h);
+			*p = p0 + h / 2;
+			fp = vit_forward(&v, x, tok);
+			*p = p0 - h / 2;
+			fm = vit_forward(&v, x, tok);
+			d2 = (fp - fm) / h;
+			*p = p0;
+			num = (4.0 * d2 - d1) / 3.0;
+			checked++;
+			if (fabs(num - a) > 1e-3 + 2e-2 * fmax(fabs(num), fabs(a))) {
+				if (bad++ < 5)
+					printf("# %s[%zu]: analytic %.6g numeric %.6g\n",
+					       t->name, j, a, num);
+			}
+		}
+	}
+	ok(!bad, "whole model, %s target%s: %d parameter gradients match "
+	   "central differences", target == VIT_TOKENS ? "token" : "pixel",
+	   normpix ? " (norm-pix)" : smoothing > 0 ? " (smoothing 0.1)" : "",
+	   checked);
+	free(grad);
+	free(x);
+	vit_free(&v);
+}
+
+static void
+test_mask(void)
+{
+	struct vit_config c = { .patch = 1, .channels = 1, .gh = 7, .gw = 7,
+	                        .dim = 8, .depth = 1, .heads = 2, .ddim = 8,
+	                        .ddepth = 1, .dheads = 2, .mlp = 1,
+	                        .target = VIT_PIXEL, .ratio = 0.75f };
+	struct vit v;
+	struct rng r;
+	char msg[256];
+	int b, l, good = 1, same = 1;
+
+	vit_build(&v, &c, 4, msg, sizeof(msg));
+	rng_seed(&r, 1, 2);
+	vit_mask(&v, 4, &r, NULL);
+	good &= v.V == 12;
+	for (b = 0; b < 4; b++) {
+		int vis = 0;
+
+		for (l = 0; l < v.L; l++)
+			vis += v.restore[b * v.L + l] < v.V;
+		good &= vis == v.V;
+		for (l = 0; l < v.V; l++)
+			good &= v.restore[b * v.L + v.keep[b * v.V + l]] == l;
+		if (b)
+			same &= !memcmp(v.keep, v.keep + b * v.V, v.V * sizeof(int));
+	}
+	ok(good && !same, "masking keeps int(49 x 0.25) = 12 patches per "
+	   "sample, different per sample");
+	vit_free(&v);
+}
+
+static void
+test_sincos(void)
+{
+	float pe[(1 + 6) * 8];
+	int good = 1;
+
+	vit_sincos(pe, 8, 2, 3);
+	/* patch (row 1, column 2), index 5: MAE's omega = 1/10000^(k/2) */
+	good &= pe[0] == 0.0f && pe[7] == 0.0f;
+	good &= fabsf(pe[6 * 8 + 0] - sinf(2.0f)) < 1e-6;
+	good &= fabsf(pe[6 * 8 + 1] - sinf(2.0f / 100.0f)) < 1e-6;
+	good &= fabsf(pe[6 * 8 + 2] - cosf(2.0f)) < 1e-6;
+	good &= fabsf(pe[6 * 8 + 4] - sinf(1.0f)) < 1e-6;
+	good &= fabsf(pe[6 * 8 + 7] - cosf(1.0f / 100.0f)) < 1e-6;
+	ok(good, "2-D sin-cos position embedding: CLS row 0, column then row");
+}
+
+static void
+test_optim(void)
+{
+	struct adamw a;
+	float p[2] = { 1.0f, -2.0f }, g[2] = { 0.5f, -0.25f };
+
+	adamw_init(&a, 2, 0.9f, 0.95f, 1e-8f);
+	adamw_tick(&a);
+	adamw_update(&a, p, g, 0, 2, 0.1f, 0.05f);
+	/* first step: m/bc1 = g, sqrt(v/bc2) = |g|, so p = p(1-lr wd) - lr sgn g */
+	ok(fabsf(p[0] - (1.0f * 0.995f - 0.1f)) < 1e-6 &&
+	   fabsf(p[1] - (-2.0f * 0.995f + 0.1f)) < 1e-6,
+	   "AdamW first step moves by lr against the gradient sign");
+	adamw_free(&a);
+	ok(lr_schedule(0, 100, 10, 1.0f, 0.0f) == 0.0f &&
+	   fabsf(lr_schedule(5, 100, 10, 1.0f, 0.0f) - 0.5f) < 1e-6 &&
+	   lr_schedule(10, 100, 10, 1.0f, 0.0f) == 1.0f &&
+	   fabsf(lr_schedule(55, 100, 10, 1.0f, 0.0f) - 0.5f) < 1e-6,
+	   "schedule: linear warmup, then half-cycle cosine");
+	{
+		float v[2] = { 3.0f, 4.0f };
+
+		ok(fabs(grad_clip(v, 2, 1.0) - 5.0) < 1e-9 &&
+		   fabsf(v[0] - 0.6f) < 1e-5 && fabsf(v[1] - 0.8f) < 1e-5,
+		   "gradient clipping to norm 1");
+	}
+}
+
+int
+main(void)
+{
+	model_gradcheck(VIT_PIXEL, 0, 0.0f);
+	model_gradcheck(VIT_PIXEL, 1, 0.0f);
+	model_gradcheck(VIT_TOKENS, 0, 0.0f);
+	model_gradcheck(VIT_TOKENS, 0, 0.1f);
+	test_mask();
+	test_sincos();
+	test_optim();
+	printf("1..%d\n", ntest);
+	return nfail != 0;
+}
