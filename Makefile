@@ -37,7 +37,7 @@ LDLIBS_tensorinfo = $(LIBZ) $(LIBM)
 LDLIBS_kmeans-fit = $(LIBBLAS) $(LIBZ) $(LIBM)
 LDLIBS_tokenize = $(LIBBLAS) $(LIBZ) $(LIBM)
 LDLIBS_tcas = $(LIBZ) $(LIBM)
-LDLIBS_mim-train = $(LIBBLAS) $(LIBZ) $(LIBM)
+LDLIBS_mim-train = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_mkfixture = $(LIBPNG) $(LIBJPEG) $(LIBZ) $(LIBM)
 LDLIBS_unit-tensor = $(LIBZ) $(LIBM)
 LDLIBS_unit-image = $(LIBARCHIVE) $(LIBPNG) $(LIBJPEG) $(LIBZ) $(LIBM)
@@ -45,9 +45,12 @@ LDLIBS_unit-input = $(LIBARCHIVE) $(LIBZ) $(LIBM)
 LDLIBS_unit-crc = $(LIBZ) $(LIBM)
 LDLIBS_unit-kmeans = $(LIBBLAS) $(LIBZ) $(LIBM)
 LDLIBS_unit-metrics = $(LIBZ) $(LIBM)
-LDLIBS_unit-layers = $(LIBBLAS) $(LIBZ) $(LIBM)
-LDLIBS_unit-vit = $(LIBBLAS) $(LIBZ) $(LIBM)
-LDLIBS_vitdump = $(LIBBLAS) $(LIBZ) $(LIBM)
+LDLIBS_unit-layers = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
+LDLIBS_unit-vit = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
+LDLIBS_vitdump = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
+
+# the training kernels: OpenMP loops, and -O3 vectorises attention and GELU
+$(O)/lib/layers.o $(O)/lib/vit.o $(O)/lib/optim.o: CFLAGS += -O3 -fopenmp
 LDLIBS_mktsr = $(LIBZ) $(LIBM)
 
 all: $(TOOLS:%=$(BIN)/%) $(TESTBIN:%=$(O)/tests/%)

@@ -60,6 +60,8 @@ struct kmeans_ws {
 	/* packed centroids for the SIMD kernels (kmeans_simd.h) */
 	float *pack, *bias;
 	int G, ngroups, gblock;
+	float *cprev;  /* what pack holds, to skip packing it again */
+	int packed;    /* -1: nothing; else the spherical flag packed */
 	size_t tb; /* rows a task for the current kernel */
 
 	float (*dist2)(const float *, const float *, int);
@@ -272,6 +274,7 @@ kmeans_ws_set_kernel(struct kmeans_ws *ws, int kernel)
 	if (!kernel_ok(kernel))
 		return -1;
 	ws->kernel = kernel;
+	ws->packed = -1;
 	ws->G = kernel == KMEANS_KERNEL_AVX512 ? KM_G_AVX512 : KM_G_AVX2;
 	ws->ngroups = (ws->k + ws->G - 1) / ws->G;
 	ws->gblock = SIMD_CBYTES / ((size_t)ws->d * ws->G * sizeof(float));
@@ -290,8 +293,7 @@ kmeans_ws_kernel(const struct kmeans_ws *ws)
 const char *
 kmeans_kernel_name(int kernel)
 {
-	return kernel >= 0 && kernel < (int)(sizeof(kernel_names) /
-	                                      sizeof(kernel_names[0]))
+	return kernel >= 0 && kernel < (int)LEN(kernel_names)
 	               ? kernel_names[kernel]
 	               : "?";
 }
@@ -301,8 +303,7 @@ kmeans_kernel_parse(const char *s)
 {
 	int i;
 
-	for (i = 0; i < (int)(sizeof(kernel_names) / sizeof(kernel_names[0]));
-	     i++)
+	for (i = 0; i < (int)LEN(kernel_names); i++)
 		if (!strcmp(s, kernel_names[i]))
 			return i;
 	return -1;
@@ -322,19 +323,20 @@ kmeans_ws_new(int k, int d, int nthreads)
 	ws->k = k;
 	ws->d = d;
 	ws->nthreads = nthreads;
-	gmax = (size_t)(k + KM_G_AVX2 - 1) / KM_G_AVX2 * KM_G_AVX2; /* >= G=64 pad */
-	gmax = (size_t)(k + KM_G_AVX512 - 1) / KM_G_AVX512 * KM_G_AVX512 > gmax
-	               ? (size_t)(k + KM_G_AVX512 - 1) / KM_G_AVX512 * KM_G_AVX512
-	               : gmax;
+	/* K padded to whole groups of either kernel (64 is a multiple of 16) */
+	gmax = ((size_t)k + KM_G_AVX512 - 1) / KM_G_AVX512 * KM_G_AVX512;
 	tbmax = simd_tb(d) > BLAS_TB ? simd_tb(d) : BLAS_TB;
 	kb = k < BLAS_KB ? k : BLAS_KB;
 	ws->pack = amalloc(gmax * d * sizeof(float));
 	ws->bias = amalloc(gmax * sizeof(float));
+	ws->cprev = malloc((size_t)k * d * sizeof(float));
+	ws->packed = -1;
 	if ((ws->sc = calloc(nthreads, sizeof(*ws->sc))))
 		ws->nsc = nthreads;
 	ws->hist = calloc(k, sizeof(*ws->hist));
 	ws->krange = calloc(nthreads + 1, sizeof(*ws->krange));
-	if (!ws->pack || !ws->bias || !ws->sc || !ws->hist || !ws->krange)
+	if (!ws->pack || !ws->bias || !ws->cprev || !ws->sc || !ws->hist ||
+	    !ws->krange)
 		goto fail;
 	for (i = 0; i < nthreads; i++) {
 		struct scratch *s = &ws->sc[i];
@@ -414,6 +416,7 @@ kmeans_ws_free(struct kmeans_ws *ws)
 	free(ws->sc);
 	free(ws->pack);
 	free(ws->bias);
+	free(ws->cprev);
 	free(ws->part);
 	free(ws->hist);
 	free(ws->krange);
@@ -423,22 +426,37 @@ kmeans_ws_free(struct kmeans_ws *ws)
 /* ------------------------------------------------------------------ */
 /* assignment                                                          */
 
-/* c (K, D) into ws->pack [ngroups][D][G], bias[j] = cnorm or 0 or +inf */
+/*
+ * c (K, D) into ws->pack [ngroups][D][G], bias[j] = cnorm or 0 or +inf;
+ * nothing to do if the same centroids are packed already (the tools
+ * assign chunk after chunk to the same centroids)
+ */
 static void
 pack_centroids(struct kmeans_ws *ws, const float *c, const float *cnorm,
                int spherical)
 {
 	int G = ws->G, d = ws->d, k = ws->k, g, kk, l, j;
-	float *p = ws->pack;
+	size_t kd = (size_t)k * d;
+	float *p;
 
-	for (g = 0; g < ws->ngroups; g++)
-		for (kk = 0; kk < d; kk++)
-			for (l = 0; l < G; l++) {
-				j = g * G + l;
-				*p++ = j < k ? c[(size_t)j * d + kk] : 0.0f;
-			}
 	for (j = 0; j < ws->ngroups * G; j++)
 		ws->bias[j] = j >= k ? INFINITY : spherical ? 0.0f : cnorm[j];
+	if (ws->packed == spherical && !memcmp(ws->cprev, c, kd * sizeof(*c)))
+		return;
+	for (j = 0; j < k; j++) {
+		g = j / G;
+		l = j % G;
+		p = ws->pack + (size_t)g * d * G + l;
+		for (kk = 0; kk < d; kk++)
+			p[(size_t)kk * G] = c[(size_t)j * d + kk];
+	}
+	for (j = k; j < ws->ngroups * G; j++) {
+		p = ws->pack + (size_t)(j / G) * d * G + j % G;
+		for (kk = 0; kk < d; kk++)
+			p[(size_t)kk * G] = 0.0f;
+	}
+	memcpy(ws->cprev, c, kd * sizeof(*c));
+	ws->packed = spherical;
 }
 
 /* the BLAS kernel on rows x (n <= BLAS_TB) */
@@ -710,21 +728,27 @@ int
 kmeans_plusplus(const float *x, size_t n, int d, int k, struct rng *rng,
                 float *c, char *msg, size_t msglen)
 {
-	int L = 2 + (int)log(k), l, best, step;
+	int L = 2 + (int)log(k), l, best, step, kk, ld;
 	float *xn = NULL, *closest = NULL, *cd = NULL, *cand = NULL, *ip = NULL;
 	double *cum = NULL, *pot = NULL, r, total;
 	size_t *cid = NULL, i, i0, nb, lo, hi, mid;
+	void (*dots)(const float *, size_t, int, const float *, float *) =
+		km_have_avx512() ? km_dots16_avx512
+		: km_have_avx2() ? km_dots16_avx2
+		                 : NULL;
 	int ret = -1;
 
 	if (k < 1 || d < 1 || n < (size_t)k) {
 		snprintf(msg, msglen, "k-means++: %d centroids from %zu rows", k, n);
 		return -1;
 	}
+	if (L > 16)
+		L = 16; /* K over 1.2 million */
 	xn = malloc(n * sizeof(*xn));
 	closest = malloc(n * sizeof(*closest));
 	cd = malloc(n * L * sizeof(*cd));
-	cand = malloc((size_t)L * d * sizeof(*cand));
-	ip = malloc((size_t)PP_BLOCK * L * sizeof(*ip));
+	cand = malloc((size_t)16 * d * sizeof(*cand));
+	ip = malloc((size_t)PP_BLOCK * 16 * sizeof(*ip));
 	cum = malloc(n * sizeof(*cum));
 	pot = malloc(L * sizeof(*pot));
 	cid = malloc(L * sizeof(*cid));
@@ -738,18 +762,36 @@ kmeans_plusplus(const float *x, size_t n, int d, int k, struct rng *rng,
 	for (step = 0; step < k; step++) {
 		int nc = step ? L : 1;
 
-		/* distances of every row to the nc candidates: cd (n, nc) */
-		for (l = 0; l < nc; l++)
-			memcpy(cand + (size_t)l * d, x + cid[l] * d, d * sizeof(*x));
+		/*
+		 * distances of every row to the nc candidates: cd (n, nc),
+		 * the dot products by the SIMD kernel (candidates packed
+		 * [d][16]) or by sgemm (candidates as rows)
+		 */
+		if (dots) {
+			memset(cand, 0, (size_t)16 * d * sizeof(*cand));
+			for (l = 0; l < nc; l++)
+				for (kk = 0; kk < d; kk++)
+					cand[kk * 16 + l] = x[cid[l] * d + kk];
+			ld = 16;
+		} else {
+			for (l = 0; l < nc; l++)
+				memcpy(cand + (size_t)l * d, x + cid[l] * d,
+				       d * sizeof(*x));
+			ld = nc;
+		}
 		for (l = 0; l < nc; l++)
 			pot[l] = 0;
 		for (i0 = 0; i0 < n; i0 += nb) {
 			nb = n - i0 < PP_BLOCK ? n - i0 : PP_BLOCK;
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb,
-			            nc, d, 1.0f, x + i0 * d, d, cand, d, 0.0f, ip, nc);
+			if (dots)
+				dots(x + i0 * d, nb, d, cand, ip);
+			else
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+				            (int)nb, nc, d, 1.0f, x + i0 * d, d, cand, d,
+				            0.0f, ip, nc);
 			for (i = 0; i < nb; i++)
 				for (l = 0; l < nc; l++) {
-					float v = xn[i0 + i] + xn[cid[l]] - 2 * ip[i * nc + l];
+					float v = xn[i0 + i] + xn[cid[l]] - 2 * ip[i * ld + l];
 
 					if (!(v > 0))
 						v = 0;

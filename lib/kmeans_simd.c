@@ -138,6 +138,42 @@ km_argmin_avx2(const float *x, size_t n, int d, const float *pack,
 	}
 }
 
+AVX2 void
+km_dots16_avx2(const float *x, size_t n, int d, const float *ct, float *out)
+{
+	enum { R = KM_R };
+	const float *xr[R];
+	size_t r0, row[R];
+	int k, r;
+
+	for (r0 = 0; r0 < n; r0 += R) {
+		__m256 acc[R][2], c0, c1, bx;
+
+		for (r = 0; r < R; r++) {
+			row[r] = r0 + r < n ? r0 + r : n - 1;
+			xr[r] = x + row[r] * d;
+		}
+#pragma GCC unroll 8
+		for (r = 0; r < R; r++)
+			acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+		for (k = 0; k < d; k++) {
+			c0 = _mm256_loadu_ps(ct + k * 16);
+			c1 = _mm256_loadu_ps(ct + k * 16 + 8);
+#pragma GCC unroll 8
+			for (r = 0; r < R; r++) {
+				bx = _mm256_broadcast_ss(xr[r] + k);
+				acc[r][0] = _mm256_fmadd_ps(bx, c0, acc[r][0]);
+				acc[r][1] = _mm256_fmadd_ps(bx, c1, acc[r][1]);
+			}
+		}
+#pragma GCC unroll 8
+		for (r = 0; r < R; r++) {
+			_mm256_storeu_ps(out + row[r] * 16, acc[r][0]);
+			_mm256_storeu_ps(out + row[r] * 16 + 8, acc[r][1]);
+		}
+	}
+}
+
 /* lanes 0..d-k-1 of a partial vector, the rest 0 */
 AVX2 static __m256
 load_part_avx2(const float *p, int left)
@@ -315,6 +351,37 @@ km_argmin_avx512(const float *x, size_t n, int d, const float *pack,
 	}
 }
 
+AVX512 void
+km_dots16_avx512(const float *x, size_t n, int d, const float *ct, float *out)
+{
+	enum { R = 8 };
+	const float *xr[R];
+	size_t r0, row[R];
+	int k, r;
+
+	for (r0 = 0; r0 < n; r0 += R) {
+		__m512 acc[R], c;
+
+		for (r = 0; r < R; r++) {
+			row[r] = r0 + r < n ? r0 + r : n - 1;
+			xr[r] = x + row[r] * d;
+		}
+#pragma GCC unroll 8
+		for (r = 0; r < R; r++)
+			acc[r] = _mm512_setzero_ps();
+		for (k = 0; k < d; k++) {
+			c = _mm512_loadu_ps(ct + k * 16);
+#pragma GCC unroll 8
+			for (r = 0; r < R; r++)
+				acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(xr[r][k]), c,
+				                         acc[r]);
+		}
+#pragma GCC unroll 8
+		for (r = 0; r < R; r++)
+			_mm512_storeu_ps(out + row[r] * 16, acc[r]);
+	}
+}
+
 AVX512 static float
 reduce16_avx512(__m512 s)
 {
@@ -413,6 +480,8 @@ km_argmin_avx512(const float *x, size_t n, int d, const float *pack,
 	               istate, labels);
 }
 
+void km_dots16_avx2(const float *x, size_t n, int d, const float *ct, float *out) { (void)x, (void)n, (void)d, (void)ct, (void)out; }
+void km_dots16_avx512(const float *x, size_t n, int d, const float *ct, float *out) { (void)x, (void)n, (void)d, (void)ct, (void)out; }
 float km_dist2_avx2(const float *a, const float *b, int d) { (void)a, (void)b, (void)d; return 0; }
 float km_dot_avx2(const float *a, const float *b, int d) { (void)a, (void)b, (void)d; return 0; }
 float km_dist2_avx512(const float *a, const float *b, int d) { (void)a, (void)b, (void)d; return 0; }

@@ -43,6 +43,15 @@ void km_argmin_avx512(const float *x, size_t n, int d, const float *pack,
                       const float *bias, int ngroups, int gblock, float mul,
                       float *mstate, int32_t *istate, int32_t *labels);
 
+/*
+ * Dot products of n rows of x (n, d) with up to 16 rows packed as
+ * ct [d][16] (unused lanes 0): out (n, 16), FMA chains in k order.
+ */
+void km_dots16_avx2(const float *x, size_t n, int d, const float *ct,
+                    float *out);
+void km_dots16_avx512(const float *x, size_t n, int d, const float *ct,
+                      float *out);
+
 float km_dist2_avx2(const float *a, const float *b, int d);
 float km_dot_avx2(const float *a, const float *b, int d);
 float km_dist2_avx512(const float *a, const float *b, int d);

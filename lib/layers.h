@@ -63,10 +63,11 @@ void attention_backward(float *dqkv, float *datt, const float *dout,
                         const float *qkv, const float *att, int B, int T,
                         int C, int NH);
 
-/* exact GELU, x Phi(x) (nn.GELU's default): out (N), inp (N) */
+/* exact GELU, x Phi(x) (nn.GELU's default): out (N), inp (N); the
+ * backward pass takes the forward's out as well */
 void gelu_forward(float *out, const float *inp, size_t N);
-void gelu_backward(float *dinp, const float *inp, const float *dout,
-                   size_t N);
+void gelu_backward(float *dinp, const float *inp, const float *out,
+                   const float *dout, size_t N);
 
 /* residual: out = a + b (N); da += dout, db += dout */
 void residual_forward(float *out, const float *a, const float *b, size_t N);

@@ -463,7 +463,7 @@ block_backward(struct vit *v, const struct vit_blockw *w,
 	linear_backward(s->gfcg, g->fc2w, g->fc2b, dout, a->fcg, w->fc2w, N, H,
 	                C);
 	memset(s->gfch, 0, N * H * sizeof(float));
-	gelu_backward(s->gfch, a->fch, s->gfcg, N * H);
+	gelu_backward(s->gfch, a->fch, a->fcg, s->gfcg, N * H);
 	memset(s->gln, 0, N * C * sizeof(float));
 	linear_backward(s->gln, g->fc1w, g->fc1b, s->gfch, a->ln2, w->fc1w, N, C,
 	                H);

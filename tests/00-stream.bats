@@ -415,3 +415,96 @@ EXAMPLE_NAMES="scalar group compressed empty concat emptydim"
 	assert_equal "$(sed 's/^tsr.py: //; s/ (.*//' <<<"$a")" \
 		"$(sed 's/^tensorinfo: //; s/ (.*//' <<<"$b")"
 }
+
+@test "stream: 200000 end records in a row read to a clean end, then a record after them" {
+	local f=$BATS_TEST_TMPDIR/ends.tsr
+	python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); open(sys.argv[2], "wb").write(d * 200000)' \
+		"$EXAMPLES/empty.tsr" "$f"
+	assert_equal "$(wc -c < "$f")" 25600000
+	run --separate-stderr tensorinfo "$f"
+	assert_success
+	assert_output ""
+	assert_equal "$stderr" ""
+	run --separate-stderr python3 "$TOP/tests/tsr.py" "$f"
+	assert_success
+	assert_output ""
+	cat "$EXAMPLES/scalar.tsr" >> "$f"
+	run --separate-stderr tensorinfo "$f"
+	assert_success
+	assert_output "0 loss f32 [] c21cba2e - step=100"
+	run --separate-stderr python3 "$TOP/tests/tsr.py" "$f"
+	assert_success
+	assert_output "0 loss f32 [] c21cba2e - step=100"
+}
+
+# group.tsr with the dims of patches set to D0 D1 D2 (decimal); with
+# "empty", also payload_len and crc32 0 and the payload cut out
+huge_dims() {
+	local f=$1 k d
+	shift
+	cp "$EXAMPLES/group.tsr" "$f.in"
+	chmod u+w "$f.in"
+	for k in 0 1 2; do
+		d=$(printf '%016x' "$1")
+		poke "$f.in" $((40 + 8 * k)) ${d:14:2} ${d:12:2} ${d:10:2} ${d:8:2} \
+			${d:6:2} ${d:4:2} ${d:2:2} ${d:0:2}
+		shift
+	done
+	if [ "${1:-}" = empty ]; then
+		poke "$f.in" 16 00
+		poke "$f.in" 24 00 00 00 00
+		cat <(head -c 128 "$f.in") <(tail -c +193 "$f.in") > "$f"
+	else
+		mv "$f.in" "$f"
+	fi
+	rm -f "$f.in"
+}
+
+@test "stream: a 0 dim makes a tensor empty whatever its other dims, in tsr.py as in tensorinfo" {
+	local d=$BATS_TEST_TMPDIR py_out py_err
+	huge_dims "$d/a.tsr" 9223372036854775808 4 0 empty
+	huge_dims "$d/b.tsr" 0 9223372036854775808 4 empty
+	huge_dims "$d/c.tsr" 18446744073709551615 18446744073709551615 0 empty
+	run --separate-stderr tensorinfo "$d/a.tsr"
+	assert_success
+	assert_output "0 patches u8 [n=9223372036854775808,l=4,d=0] 00000000 - batch=0 dims=n,l,d
+1 labels i32 [n=2] 767ae033 - batch=0 dims=n"
+	run --separate-stderr tensorinfo "$d/b.tsr"
+	assert_success
+	assert_equal "${lines[0]}" "0 patches u8 [n=0,l=9223372036854775808,d=4] 00000000 - batch=0 dims=n,l,d"
+	# a payload where there can be none, and no 0 dim
+	huge_dims "$d/d.tsr" 9223372036854775808 4 0
+	huge_dims "$d/e.tsr" 9223372036854775808 4 1
+	run -1 --separate-stderr python3 "$TOP/tests/tsr.py" "$d"/[a-e].tsr
+	py_out=$output py_err=$stderr
+	run -1 --separate-stderr tensorinfo "$d"/[a-e].tsr
+	assert_equal "$py_out" "$output"
+	assert_equal "${py_err//tsr.py: /}" "${stderr//tensorinfo: /}"
+	assert_equal "${#stderr_lines[@]}" 2
+	assert_equal "${stderr_lines[0]}" "tensorinfo: $d/d.tsr: record 0 'patches': payload size mismatch (payload_len 32 for 0 bytes)"
+	assert_equal "${stderr_lines[1]}" "tensorinfo: $d/e.tsr: record 0 'patches': dims overflow (element count above 2^64)"
+}
+
+@test "stream: zlib on an empty tensor and payloads beyond 1032:1 fail in tsr.py as in tensorinfo" {
+	local f g h py_out py_err
+	# emptydim.tsr ([0,4], no payload) with the zlib flag
+	f=$(copy emptydim.tsr)
+	poke "$f" 8 01
+	expect_error "$f" "record 0 'tokens': payload size mismatch (an empty tensor cannot be compressed)"
+	# compressed.tsr claiming [8,768]: 24576 bytes from 17 (23 > 17)
+	g=$(copy compressed.tsr)
+	poke "$g" 48 00 03
+	expect_error "$g" "record 0 'eye': payload size mismatch (payload_len 17 cannot inflate to 24576 bytes)"
+	# [8,552]: 17664 bytes, 17664 / 1032 = 17 is allowed: zlib is asked
+	h=$BATS_TEST_TMPDIR/h.tsr
+	cp "$g" "$h"
+	poke "$h" 48 28 02
+	run -1 --separate-stderr tensorinfo "$h"
+	[[ $stderr == "tensorinfo: $h: record 0 'eye': invalid or incomplete zlib data ("*")" ]]
+	run -1 --separate-stderr python3 "$TOP/tests/tsr.py" "$f" "$g" "$h"
+	py_out=$output py_err=$stderr
+	run -1 --separate-stderr tensorinfo "$f" "$g" "$h"
+	assert_equal "$py_out" "$output"
+	assert_equal "$(sed 's/^tsr.py: //; s/zlib data (.*/zlib data/' <<<"$py_err")" \
+		"$(sed 's/^tensorinfo: //; s/zlib data (.*/zlib data/' <<<"$stderr")"
+}

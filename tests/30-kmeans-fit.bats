@@ -99,6 +99,23 @@ make_blobs() {
 	assert_output --partial recovered
 }
 
+@test "kmeans-fit: every kernel this CPU runs gives the same centroids" {
+	make_blobs
+	kmeans-fit -k 5 -j 1 -o auto.tsr blobs.tsr
+	n=0
+	for k in blas avx2 avx512; do
+		if MIM_KMEANS_KERNEL=$k kmeans-fit -k 5 -j 2 -o $k.tsr blobs.tsr 2> err; then
+			tensorinfo -c auto.tsr -t 1e-6 $k.tsr || fail "$k differs"
+			n=$((n + 1))
+		else
+			grep -q "one this CPU runs" err || fail "$k: $(cat err)"
+		fi
+	done
+	[ "$n" -ge 1 ]
+	run -1 env MIM_KMEANS_KERNEL=sse kmeans-fit -k 5 -o x.tsr blobs.tsr
+	assert_output --partial "expected auto, blas, avx2 or avx512"
+}
+
 @test "kmeans-fit: Lloyd's inertia never increases from one pass to the next" {
 	run --separate-stderr kmeans-fit -v -k 16 -n 40 -t 0 -j 1 -o c.tsr "$FM"
 	assert_success

@@ -22,6 +22,8 @@ fi
 : "${MIM_TESTBIN:?run the tests through tests/run or make check}"
 export PATH="$MIM_BIN:$MIM_TESTBIN:$PATH"
 export OPENBLAS_NUM_THREADS=1
+# OpenMP threads sleep rather than spin between regions (2 cores, shared)
+export OMP_WAIT_POLICY=PASSIVE
 export LC_ALL=C
 TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 EXAMPLES=$TOP/formats/examples

@@ -24,6 +24,7 @@ MAXNAME = 255
 MAXMETA = 65536
 MAXHDR = 1 << 20
 FLAG_ZLIB = 1
+MAXRATIO = 1032     # deflate never inflates more than 1032:1
 DTYPES = {1: ("u8", 1), 2: ("i8", 1), 3: ("u16", 2), 4: ("i16", 2),
           5: ("u32", 4), 6: ("i32", 4), 7: ("u64", 8), 8: ("i64", 8),
           9: ("f16", 2), 10: ("f32", 4), 11: ("f64", 8), 12: ("bf16", 2)}
@@ -171,28 +172,37 @@ class Reader:
             if not name_ok(line.split(b"=", 1)[0]):
                 self.fail("bad meta", "bad key")
             pos = nl + 1
-        # 15: element count and byte size
-        count = 1
-        for d in dims:
-            count *= d
-            if count > U64MAX:
-                self.fail("dims overflow", "element count above 2^64")
+        # 15: element count and byte size; a 0 dim makes the tensor
+        # empty whatever the other dims are
+        if 0 in dims:
+            count = 0
+        else:
+            count = 1
+            for d in dims:
+                count *= d
+                if count > U64MAX:
+                    self.fail("dims overflow", "element count above 2^64")
         size = DTYPES[dtype][1]
         if count * size > U64MAX:
             self.fail("dims overflow", "%d elements of %d bytes" %
                       (count, size))
         nbytes = count * size
-        # 16: payload_len
+        # 16: payload_len, in the order of section 11
         if not flags & FLAG_ZLIB:
-            bad = plen != nbytes
-        else:
-            bad = plen > compress_bound(nbytes) or (nbytes and not plen)
-        if bad:
-            self.fail("payload size mismatch", "payload_len %d for %d bytes%s"
-                      % (plen, nbytes,
-                         " compressed" if flags & FLAG_ZLIB else ""))
-        if not nbytes and flags & FLAG_ZLIB and plen:
-            self.fail("payload size mismatch", "empty tensor with a payload")
+            if plen != nbytes:
+                self.fail("payload size mismatch",
+                          "payload_len %d for %d bytes" % (plen, nbytes))
+        elif not nbytes:
+            self.fail("payload size mismatch",
+                      "an empty tensor cannot be compressed")
+        elif not 1 <= plen <= compress_bound(nbytes):
+            self.fail("payload size mismatch",
+                      "payload_len %d for %d bytes compressed" %
+                      (plen, nbytes))
+        elif nbytes // MAXRATIO > plen:
+            self.fail("payload size mismatch",
+                      "payload_len %d cannot inflate to %d bytes" %
+                      (plen, nbytes))
         # 17-18: the payload (read in pieces: no allocation up front)
         stored = self.readn(plen)
         if len(stored) < plen:
@@ -202,7 +212,7 @@ class Reader:
         if flags & FLAG_ZLIB:
             z = zlib.decompressobj()
             try:
-                data = z.decompress(stored, nbytes) if nbytes else b""
+                data = z.decompress(stored, nbytes)
                 ok = z.eof and len(data) == nbytes
                 why = "short" if z.eof else "incomplete"
             except zlib.error as e:

@@ -21,8 +21,6 @@
  * chunks, so memory does not grow with the number of rows.  Results do
  * not depend on -j, nor on whether the rows were cached or streamed.
  */
-#include <errno.h>
-#include <float.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -46,7 +44,8 @@ enum init { INIT_PLUSPLUS, INIT_RANDOM, INIT_FILE };
 enum { RNG_INIT = 1, RNG_SAMPLE = 2, RNG_SHUFFLE = 3 };
 
 #define SAMPLE_MIN 4096      /* k-means++ sample: 100 K rows in */
-#define SAMPLE_MAX 262144    /* [SAMPLE_MIN, SAMPLE_MAX], at least K */
+#define SAMPLE_MAX 262144    /* [SAMPLE_MIN, SAMPLE_MAX], at least K, */
+#define SAMPLE_BYTES (512 << 20) /* and at most this, as f32 */
 #define CHUNK_BYTES (4 << 20) /* rows a chunk, as f32 */
 
 struct opts {
@@ -80,7 +79,6 @@ struct state {
 	int seekable;
 	int d, k;
 	uint64_t nrows, nrec;
-	int dtype;           /* of the first record, for the message */
 
 	/* rows kept in memory, or NULL when streaming */
 	float *cache;
@@ -161,7 +159,6 @@ check_record(struct state *st, const struct tensor *t, uint64_t index)
 	d = (int)t->dims[t->rank - 1];
 	if (!st->d) {
 		st->d = d;
-		st->dtype = t->dtype;
 	} else if (d != st->d) {
 		die("%s: record %" PRIu64 " '%s': rows of D=%d, but earlier rows "
 		    "have D=%d",
@@ -311,9 +308,12 @@ first_pass(struct state *st)
 			continue;
 		check_record(st, &st->t, index);
 		st->nrec++;
-		if (st->samplecap && !st->sample)
-			st->sample = ereallocarray(NULL, st->samplecap * st->d,
-			                           sizeof(float));
+		if (st->samplecap && !st->sample) {
+			st->samplecap = MAX((size_t)st->k,
+			                    MIN(st->samplecap,
+			                        SAMPLE_BYTES / (st->d * sizeof(float))));
+			st->sample = ebigmap(st->samplecap * st->d, sizeof(float));
+		}
 		if (!(n = record_rows(&st->t)))
 			continue;
 		if (st->caching) {
@@ -703,13 +703,11 @@ lloyd(struct state *st, int *converged)
 /* ------------------------------------------------------------------ */
 /* mini-batch                                                          */
 
-static double epoch_inertia;
-
 static void
 batch_step(struct state *st, const float *rows, size_t n, uint64_t first)
 {
 	prepare_centroids(st);
-	epoch_inertia += assign(st, rows, n, first, 1);
+	st->inertia += assign(st, rows, n, first, 1);
 	kmeans_minibatch_update(rows, n, st->d, st->k, st->lab, st->c,
 	                        st->counts);
 	if (st->o->spherical)
@@ -737,7 +735,7 @@ minibatch(struct state *st)
 	}
 	for (e = 1; e <= o->epochs; e++) {
 		t0 = seconds();
-		epoch_inertia = 0;
+		st->inertia = 0; /* over the epoch's batches */
 		st->nfar = 0;
 		if (st->cache) {
 			/* a fresh permutation of all rows each epoch */
@@ -772,7 +770,7 @@ minibatch(struct state *st)
 			fprintf(stderr,
 			        "kmeans-fit: epoch %ld: inertia %.17g (over the "
 			        "batches), %.3f s\n",
-			        e, epoch_inertia, seconds() - t0);
+			        e, st->inertia, seconds() - t0);
 			if (nre)
 				fprintf(stderr, "kmeans-fit: epoch %ld: %d empty clusters "
 				        "re-seeded with the farthest rows\n", e, nre);
@@ -1161,7 +1159,7 @@ main(int argc, char *argv[])
 			kmeans_normalize(st.c, st.k, st.d);
 	} else {
 		seed_centroids(&st);
-		free(st.sample);
+		munmap(st.sample, st.samplecap * st.d * sizeof(float));
 		st.sample = NULL;
 		if (o.verbose)
 			fprintf(stderr, "kmeans-fit: %s init on %zu rows, %.3f s\n",
