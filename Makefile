@@ -38,6 +38,8 @@ LDLIBS_kmeans-fit = $(LIBBLAS) $(LIBZ) $(LIBM)
 LDLIBS_tokenize = $(LIBBLAS) $(LIBZ) $(LIBM)
 LDLIBS_tcas = $(LIBZ) $(LIBM)
 LDLIBS_mim-train = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
+LDLIBS_encode = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
+LDLIBS_probe = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_mkfixture = $(LIBPNG) $(LIBJPEG) $(LIBZ) $(LIBM)
 LDLIBS_unit-tensor = $(LIBZ) $(LIBM)
 LDLIBS_unit-image = $(LIBARCHIVE) $(LIBPNG) $(LIBJPEG) $(LIBZ) $(LIBM)
@@ -48,6 +50,8 @@ LDLIBS_unit-metrics = $(LIBZ) $(LIBM)
 LDLIBS_unit-layers = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_unit-vit = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_vitdump = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
+LDLIBS_unit-probe = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
+LDLIBS_unit-util = $(LIBM)
 
 # the training kernels: OpenMP loops, and -O3 vectorises attention and GELU
 $(O)/lib/layers.o $(O)/lib/vit.o $(O)/lib/optim.o: CFLAGS += -O3 -fopenmp

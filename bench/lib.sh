@@ -45,6 +45,7 @@ declare -A bench_func=() bench_desc=()
 bench_nlines=0 bench_ngoals=0 bench_nmet=0 bench_ninfo=0
 bench_nerrors=0 bench_nskipped=0
 bench_missed=()
+BENCH_EXTRA=()
 
 # --------------------------------------------------------------- setup
 
@@ -92,6 +93,47 @@ bench_cc() {
 		sed 's/^/  /' "$BENCH_TMP/cc.err" >&2
 		bench_nerrors=$((bench_nerrors + 1))
 		return 1
+	fi
+}
+
+# bench_cxx OUT SRC... [-lfoo ...]: compile a C++ peer with g++ -O2
+# (CXX) in the bench directory at run time; 1 on failure (an error)
+bench_cxx() {
+	local out=$1
+	shift
+	if ! ${CXX:-g++} -O2 -o "$out" "$@" 2>"$BENCH_TMP/cc.err"; then
+		echo "bench: cannot build $out:" >&2
+		sed 's/^/  /' "$BENCH_TMP/cc.err" >&2
+		bench_nerrors=$((bench_nerrors + 1))
+		return 1
+	fi
+}
+
+# bench_setup NAME COMMAND...: run a command that prepares data (not
+# timed, stdout discarded); on failure show its stderr, count an error
+# and return 1
+bench_setup() {
+	local name=$1
+	shift
+	if ! "$@" >/dev/null 2>"$BENCH_TMP/setup.err"; then
+		echo "bench: $name: setup failed: $*" >&2
+		sed 's/^/  /' "$BENCH_TMP/setup.err" >&2
+		bench_nerrors=$((bench_nerrors + 1))
+		return 1
+	fi
+}
+
+# bench_goal NAME PIN KEY VALUE GOAL: a second goal of a line (VALUE at
+# most GOAL, e.g. a relative difference of inertias), counted in the
+# summary like a line's goal; sets BENCH_MET to yes or no
+bench_goal() {
+	bench_ngoals=$((bench_ngoals + 1))
+	if awk -v r="$4" -v g="$5" 'BEGIN { exit !(r + 0 <= g + 0) }'; then
+		BENCH_MET=yes
+		bench_nmet=$((bench_nmet + 1))
+	else
+		BENCH_MET=no
+		bench_missed+=("$1 pin=$2 $3=$4 goal<=$5 metric=$3")
 	fi
 }
 
@@ -253,7 +295,8 @@ bench_error() {
 
 # ------------------------------------------------------------- pairs
 
-# bench_pair [-n COUNT -u UNIT] NAME METRIC GOAL OURS PEER [key=value ...]
+# bench_pair [-n COUNT -u UNIT] [-k HOOK] NAME METRIC GOAL OURS PEER
+#     [key=value ...]
 # Measure the commands in the arrays named OURS and PEER under every
 # environment of bench_envs and print a line for each.  METRIC is time
 # (ratio = ours_s / peer_s) or rss (ratio = ours_rss_kb / peer_rss_kb);
@@ -261,13 +304,19 @@ bench_error() {
 # -n, both sides processed COUNT items of UNIT (default items) and the
 # line adds ours_UNIT_per_s and peer_UNIT_per_s.  Returns 0 even when a
 # command failed (counted, and reported by bench_summary).  The arrays
-# may have any name that does not start with _b.
+# may have any name that does not start with _b.  With -k, the function
+# HOOK runs after each measurement with the arguments NAME PIN (the
+# outputs of the last runs are there to read); it sets the array
+# BENCH_EXTRA to key=value words added at the end of the line (such as
+# both sides' inertia), and may count goals of its own (bench_goal);
+# a status other than 0 counts as an error and drops the line.
 bench_pair() {
-	local _bp_count='' _bp_unit=items _bp_e _bp_pin
+	local _bp_count='' _bp_unit=items _bp_e _bp_pin _bp_hook=''
 	while [ $# -gt 0 ]; do
 		case $1 in
 		-n) _bp_count=$2; shift 2 ;;
 		-u) _bp_unit=$2; shift 2 ;;
+		-k) _bp_hook=$2; shift 2 ;;
 		*) break ;;
 		esac
 	done
@@ -284,14 +333,23 @@ bench_pair() {
 			fi
 			continue
 		fi
+		BENCH_EXTRA=()
+		if [ -n "$_bp_hook" ] && ! "$_bp_hook" "$_bp_name" "$_bp_pin"; then
+			bench_nerrors=$((bench_nerrors + 1))
+			echo "$_bp_name pin=$_bp_pin error=check-failed"
+			echo "bench: $_bp_name: $_bp_hook failed" >&2
+			continue
+		fi
 		if [ -n "$_bp_count" ]; then
 			bench_line "$_bp_name" "$_bp_pin" "$_bp_metric" "$_bp_goal" \
 			    "$O_S" "$P_S" "$O_RSS" "$P_RSS" \
 			    "$(bench_rate ours "$_bp_unit" "$_bp_count" "$O_S")" \
-			    "$(bench_rate peer "$_bp_unit" "$_bp_count" "$P_S")" "$@"
+			    "$(bench_rate peer "$_bp_unit" "$_bp_count" "$P_S")" "$@" \
+			    ${BENCH_EXTRA[@]+"${BENCH_EXTRA[@]}"}
 		else
 			bench_line "$_bp_name" "$_bp_pin" "$_bp_metric" "$_bp_goal" \
-			    "$O_S" "$P_S" "$O_RSS" "$P_RSS" "$@"
+			    "$O_S" "$P_S" "$O_RSS" "$P_RSS" "$@" \
+			    ${BENCH_EXTRA[@]+"${BENCH_EXTRA[@]}"}
 		fi
 	done
 	return 0

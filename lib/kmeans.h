@@ -6,16 +6,19 @@
  *   x (N, D), c (K, D), row-major f32.
  *
  * Assignment finds for every row the centroid with the least squared L2
- * distance ||x||^2 + ||c||^2 - 2 x.c (one sgemm per cache-sized block of
- * rows, through OpenBLAS), or with --spherical the greatest dot product
- * x.c (rows and centroids L2-normalised by the caller).  Ties go to the
- * lowest centroid index.  Sums that decide a result (inertia, centroid
- * sums) are accumulated in double.  Every kernel has a naive twin
- * (kmeans_*_naive) that the tests compare against.
+ * distance, as the least ||c||^2 - 2 x.c (a register-blocked AVX-512 or
+ * AVX2 kernel with the argmin fused in, or one sgemm per cache-sized
+ * block of rows through OpenBLAS: see enum kmeans_kernel), or with
+ * --spherical the greatest dot product x.c (rows and centroids
+ * L2-normalised by the caller).  Ties go to the lowest centroid index.
+ * Sums that decide a result (inertia, centroid sums) are accumulated in
+ * double.  Every kernel has a naive twin (kmeans_*_naive) that the tests
+ * compare against.
  *
- * Threads: nthreads > 1 splits rows among threads; partial sums are
- * reduced in a fixed order, so the same thread count gives the same
- * bytes.  Nothing here exits or prints.
+ * Threads: nthreads > 1 splits rows among threads in fixed blocks;
+ * partial sums are reduced in a fixed order, so any thread count gives
+ * the same bytes (see the end of this file).  Nothing here exits or
+ * prints.
  */
 #ifndef MIM_KMEANS_H
 #define MIM_KMEANS_H
@@ -33,9 +36,11 @@ void kmeans_ws_free(struct kmeans_ws *);
 /*
  * Assign rows to centroids.  Must be given the centroids' squared norms
  * cnorm (K), from kmeans_norms(), unless spherical.
- *   x (N, D)  c (K, D)  labels (N)  dist (N) or NULL: the least squared
- *   distance (L2, clamped at 0) or the greatest dot product (spherical).
- * Returns the sum of dist in double (the inertia for L2).
+ *   x (N, D)  c (K, D)  labels (N)  dist (N) or NULL: the squared
+ *   distance to the chosen centroid, kmeans_dist2() (L2), or the dot
+ *   product with it, kmeans_dot() (spherical).
+ * Returns the sum of dist in double (the inertia for L2); NaN if out of
+ * memory.  The workspace must be for this K and D.
  */
 double kmeans_assign(struct kmeans_ws *, const float *x, size_t n,
                      const float *c, const float *cnorm, int spherical,

@@ -92,12 +92,28 @@ tsr_name_ok(const char *s)
 }
 
 int
+tsr_count(int rank, const uint64_t *dims, size_t size, uint64_t *count)
+{
+	int i;
+
+	*count = 1;
+	for (i = 0; i < rank; i++)
+		if (!dims[i])
+			*count = 0;
+	for (i = 0; *count && i < rank; i++) {
+		if (*count > UINT64_MAX / dims[i])
+			return -1;
+		*count *= dims[i];
+	}
+	return size && *count > SIZE_MAX / size ? -2 : 0;
+}
+
+int
 tensor_shape(struct tensor *t, const char *name, int dtype, int rank,
              const uint64_t *dims, char *msg, size_t msglen)
 {
-	uint64_t count = 1;
+	uint64_t count;
 	size_t size = tsr_dtype_size(dtype), nbytes;
-	int i;
 
 	if (!tsr_name_ok(name)) {
 		snprintf(msg, msglen, "bad tensor name '%s'", name);
@@ -108,13 +124,10 @@ tensor_shape(struct tensor *t, const char *name, int dtype, int rank,
 		         dtype, rank);
 		return -1;
 	}
-	for (i = 0; i < rank; i++) {
-		if (dims[i] && count > UINT64_MAX / dims[i])
-			goto overflow;
-		count *= dims[i];
+	if (tsr_count(rank, dims, size, &count) < 0) {
+		snprintf(msg, msglen, "'%s': dims overflow", name);
+		return -1;
 	}
-	if (count > SIZE_MAX / size)
-		goto overflow;
 	nbytes = count * size;
 	if (nbytes > t->datacap) {
 		void *p = realloc(t->data, nbytes);
@@ -140,9 +153,6 @@ tensor_shape(struct tensor *t, const char *name, int dtype, int rank,
 		t->meta[0] = '\0';
 	t->metalen = 0;
 	return 0;
-overflow:
-	snprintf(msg, msglen, "'%s': dims overflow", name);
-	return -1;
 }
 
 int

@@ -108,6 +108,12 @@ int tsr_dtype_parse(const char *);       /* TSR_INVALID if unknown */
 void tensor_init(struct tensor *);
 void tensor_free(struct tensor *);
 uint64_t tensor_count(const struct tensor *);
+/*
+ * The element count of rank dims (0 if any dim is 0, whatever the
+ * others) in *count: 0; -1 if it overflows 2^64; -2 if count elements
+ * of size bytes overflow a size_t.
+ */
+int tsr_count(int rank, const uint64_t *dims, size_t size, uint64_t *count);
 /* set name, dtype and dims and size data (contents undefined) */
 int tensor_shape(struct tensor *, const char *name, int dtype, int rank,
                  const uint64_t *dims, char *msg, size_t msglen);

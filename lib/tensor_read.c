@@ -244,7 +244,7 @@ static int
 read_record(struct tsr_reader *r, struct tensor *t)
 {
 	unsigned char fixed[TSR_FIXED], *hdr = NULL, pad[TSR_ALIGN];
-	uint64_t plen, count = 1, end;
+	uint64_t plen, count, end;
 	uint32_t hdrlen, metalen, crc;
 	size_t got, namelen, size, need, padlen;
 	int c, i;
@@ -322,27 +322,23 @@ read_record(struct tsr_reader *r, struct tensor *t)
 	if (i < 0)
 		return -1;
 
-	for (i = 0; i < t->rank; i++)
-		if (!t->dims[i])
-			count = 0; /* empty, whatever the other dims */
-	for (i = 0; count && i < t->rank; i++) {
-		if (count > UINT64_MAX / t->dims[i])
-			return fail(r, t, TSR_EDIMS, "element count above 2^64");
-		count *= t->dims[i];
-	}
-	if (count > SIZE_MAX / size)
+	switch (tsr_count(t->rank, t->dims, size, &count)) {
+	case -1:
+		return fail(r, t, TSR_EDIMS, "element count above 2^64");
+	case -2:
 		return fail(r, t, TSR_EDIMS, "%llu elements of %zu bytes",
 		            (unsigned long long)count, size);
+	}
 	t->nbytes = count * size;
+	if (!t->nbytes && (t->flags & TSR_FLAG_ZLIB))
+		return fail(r, t, TSR_EPAYLOAD,
+		            "an empty tensor cannot be compressed");
 	if (!(t->flags & TSR_FLAG_ZLIB) ? plen != t->nbytes
 	                                : plen > compressBound(t->nbytes) ||
 	                                          (t->nbytes && !plen))
 		return fail(r, t, TSR_EPAYLOAD, "payload_len %llu for %zu bytes%s",
 		            (unsigned long long)plen, t->nbytes,
 		            (t->flags & TSR_FLAG_ZLIB) ? " compressed" : "");
-	if (!t->nbytes && (t->flags & TSR_FLAG_ZLIB))
-		return fail(r, t, TSR_EPAYLOAD,
-		            "an empty tensor cannot be compressed");
 	/* deflate cannot expand more than 1032:1: refuse before allocating */
 	if ((t->flags & TSR_FLAG_ZLIB) && t->nbytes / ZLIB_MAXRATIO > plen)
 		return fail(r, t, TSR_EPAYLOAD,

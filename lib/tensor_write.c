@@ -84,7 +84,7 @@ write_record(struct tsr_writer *w, const struct tensor *t, int crcok,
 	unsigned char *hdr;
 	const void *payload = t->data;
 	size_t namelen = strlen(t->name), need, hdrlen, i;
-	uint64_t plen = t->nbytes, count = 1;
+	uint64_t plen = t->nbytes, count;
 	uLongf zlen;
 
 	if (!tsr_name_ok(t->name))
@@ -94,8 +94,8 @@ write_record(struct tsr_writer *w, const struct tensor *t, int crcok,
 	if (!tsr_dtype_size(t->dtype) || t->rank < 0 || t->rank > TSR_MAXRANK)
 		return fail(w, "'%s': bad dtype %d or rank %d", t->name, t->dtype,
 		            t->rank);
-	for (i = 0; i < (size_t)t->rank; i++)
-		count *= t->dims[i];
+	if (tsr_count(t->rank, t->dims, tsr_dtype_size(t->dtype), &count) < 0)
+		return fail(w, "'%s': dims overflow", t->name);
 	if (count * tsr_dtype_size(t->dtype) != t->nbytes)
 		return fail(w, "'%s': %zu bytes for %llu elements", t->name,
 		            t->nbytes, (unsigned long long)count);

@@ -254,6 +254,17 @@ ofile_close(FILE *fp)
 	memset(&ofiles[i], 0, sizeof(ofiles[i]));
 }
 
+void
+omp_passive(char *argv[])
+{
+	if (getenv("OMP_WAIT_POLICY"))
+		return;
+	if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) < 0)
+		return;
+	execv("/proc/self/exe", argv);
+	/* no /proc: go on as we are */
+}
+
 FILE *
 ifile_open(const char *path)
 {

@@ -49,6 +49,16 @@ int fshut(FILE *, const char *);
 FILE *ofile_open(const char *path, int binary);
 void ofile_close(FILE *);
 
+/*
+ * OpenMP threads that spin while they wait (libgomp's default) fight
+ * OpenBLAS and the other stages of a pipeline for a few cores: on 2
+ * cores a step of mim-train takes 3x longer.  libgomp reads
+ * OMP_WAIT_POLICY before main(), so a tool that uses OpenMP calls this
+ * first: unless the user set it, it sets PASSIVE and executes itself
+ * again.  It returns only if there is nothing to do or exec failed.
+ */
+void omp_passive(char *argv[]);
+
 /* Input: NULL or "-" is stdin; the name for messages is "<stdin>". */
 FILE *ifile_open(const char *path);
 const char *ifile_name(const char *path);

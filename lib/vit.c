@@ -661,3 +661,48 @@ vit_backward(struct vit *v)
 	}
 	linear_backward(NULL, g->pew, g->peb, a->gpe, a->xv, w->pew, B * V, P, D);
 }
+
+/* ------------------------------------------------------------------ */
+/* encoder only (vit.h)                                                */
+
+int
+vit_encode(struct vit *v, const float *patches, int B)
+{
+	const struct vit_config *c = &v->c;
+	struct vit_a *a = &v->a;
+	const struct vit_w *w = &v->w;
+	int L = v->L, P = v->P, D = c->dim, Te = 1 + L, b, i;
+
+	if (v->V != L || B < 1 || B > v->maxB)
+		return -1;
+	v->B = B;
+	for (b = 0; b < B; b++)
+		for (i = 0; i < L; i++) {
+			v->keep[b * L + i] = i;
+			v->restore[b * L + i] = i;
+		}
+	/* as vit_forward with every patch visible, in order */
+	memcpy(a->xv, patches, (size_t)B * L * P * sizeof(float));
+	linear_forward(a->pe, a->xv, w->pew, w->peb, B * L, P, D);
+	OMP_FOR
+	for (b = 0; b < B; b++) {
+		float *x = a->ex[0] + (size_t)b * Te * D;
+		int j, d;
+
+		for (d = 0; d < D; d++)
+			x[d] = w->cls[d] + v->pos[d];
+		for (j = 0; j < L; j++) {
+			const float *pe = a->pe + ((size_t)b * L + j) * D;
+			const float *pos = v->pos + (size_t)(1 + j) * D;
+
+			for (d = 0; d < D; d++)
+				x[(1 + j) * D + d] = pe[d] + pos[d];
+		}
+	}
+	for (i = 0; i < c->depth; i++)
+		block_forward(&w->enc[i], &a->enc[i], a->ex[i], a->ex[i + 1], B, Te,
+		              D, c->heads, c->mlp * D);
+	layernorm_forward(a->eln, a->elnm, a->elnr, a->ex[c->depth], w->enw,
+	                  w->enb, B * Te, D);
+	return 0;
+}

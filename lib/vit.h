@@ -137,6 +137,14 @@ void vit_mask(struct vit *, int B, struct rng *rng, const float *noise);
 float vit_forward(struct vit *, const float *patches, const int32_t *tokens);
 void vit_zero_grad(struct vit *);
 void vit_backward(struct vit *);
+/*
+ * The encoder alone, every patch visible in order (no masking): for a
+ * model built with ratio 0 (V == L), patches (B,L,P) with B <= maxB
+ * give a.eln (B,1+L,D), the final norm's output, CLS row first; the
+ * same values as vit_forward's encoder with the identity mask.  -1 if
+ * V != L or B is out of range.
+ */
+int vit_encode(struct vit *, const float *patches, int B);
 /* a parameter by name, or NULL */
 const struct vit_tensor *vit_param(const struct vit *, const char *name);
 

@@ -1,38 +1,76 @@
 # The main job on the default data, Fashion-MNIST from the Debian package
-# dataset-fashion-mnist: for now, patchify both splits into 4x4 patches
-# and summarise them with tensorinfo.  Later stages (kmeans-fit, tokenize,
-# mim-train, probe, tcas) join here as they land.
+# dataset-fashion-mnist, at a budget that runs in minutes on 2 cores:
 #
-#   make -f pipelines/demo.mk [FMNIST=dir] [P=4] [OUT=results/demo]
+#   patchify -> kmeans-fit -> tokenize -> tcas      (the tokenizer, scored)
+#   patchify | mim-train -t pixel                   (MAE, a short run)
+#   patchify | tokenize | mim-train -t tokens       (ClusterMIM-Pixel, same)
+#
+# and a summary of what came out in $(OUT)/summary.txt.  Linear probing
+# of the encoders and the paper's comparisons join here as they land.
+#
+#   make -f pipelines/demo.mk [FMNIST=dir] [P=4] [K=64] [IMAGES=25600]
+#                             [EPOCHS=1] [OUT=dir]
+#
+# Training reads IMAGES images of the training set EPOCHS times, in
+# batches of BATCH: the step count follows from the stream, which the
+# trainer reads to its end (so no stage of a pipe dies of SIGPIPE).
 SHELL = /bin/bash
 .SHELLFLAGS = -eu -o pipefail -c
 .DELETE_ON_ERROR:
 
 FMNIST ?= /usr/share/datasets/fashion-mnist
 P ?= 4
+K ?= 64
+IMAGES ?= 25600
+EPOCHS ?= 1
+BATCH ?= 256
+SEED ?= 0
+JOBS ?= 2
 OUT ?= results/demo
 BIN ?= bin
+
+TRAIN = $(FMNIST)/train-images-idx3-ubyte.gz
+TEST = $(FMNIST)/t10k-images-idx3-ubyte.gz
+# the training stream: augmented, shuffled, reshuffled every epoch
+AUGMENTED = $(BIN)/patchify -a -u -S $(SEED) -p $(P) -n $(IMAGES) \
+	    -e $(EPOCHS) $(TRAIN)
 
 all: $(OUT)/summary.txt
 	@cat $<
 
-$(OUT)/train-p$(P).tsr: $(FMNIST)/train-images-idx3-ubyte.gz $(BIN)/patchify
+$(OUT)/train-p$(P).tsr: $(TRAIN) $(BIN)/patchify
 	@mkdir -p $(@D)
-	$(BIN)/patchify -v -p $(P) -o $@ $<
+	$(BIN)/patchify -p $(P) -o $@ $<
 
-$(OUT)/test-p$(P).tsr: $(FMNIST)/t10k-images-idx3-ubyte.gz $(BIN)/patchify
+$(OUT)/test-p$(P).tsr: $(TEST) $(BIN)/patchify
 	@mkdir -p $(@D)
-	$(BIN)/patchify -v -p $(P) -o $@ $<
+	$(BIN)/patchify -p $(P) -o $@ $<
 
-$(OUT)/summary.txt: $(OUT)/train-p$(P).tsr $(OUT)/test-p$(P).tsr $(BIN)/tensorinfo
-	{ for s in train test; do \
-	    f=$(OUT)/$$s-p$(P).tsr; \
-	    echo "== $$s: $$f"; \
-	    $(BIN)/tensorinfo $$f | awk '$$2 == "patches" { n += substr($$4, 4) + 0; g++ } \
-	        END { print "groups", g; print "images", n }'; \
-	    $(BIN)/tensorinfo $$f | head -n 2; \
-	    $(BIN)/tensorinfo -x patches -o $(OUT)/$$s.npy $$f; \
-	    echo "npy $(OUT)/$$s.npy"; \
+# the tokenizer: K-means on the pixel patches of the training set
+$(OUT)/centroids-k$(K).tsr: $(OUT)/train-p$(P).tsr $(BIN)/kmeans-fit
+	$(BIN)/kmeans-fit -v -j $(JOBS) -k $(K) -S $(SEED) -o $@ $<
+
+$(OUT)/tcas-k$(K).txt: $(OUT)/test-p$(P).tsr $(OUT)/centroids-k$(K).tsr $(BIN)/tokenize $(BIN)/tcas
+	$(BIN)/tokenize -c $(OUT)/centroids-k$(K).tsr $< | $(BIN)/tcas > $@
+
+$(OUT)/mae.ckpt: $(TRAIN) $(BIN)/patchify $(BIN)/mim-train
+	$(AUGMENTED) | $(BIN)/mim-train -t pixel -n -j $(JOBS) -S $(SEED) \
+	    -b $(BATCH) -L $(OUT)/mae.tsv -o $@
+
+$(OUT)/clustermim.ckpt: $(TRAIN) $(OUT)/centroids-k$(K).tsr $(BIN)/patchify $(BIN)/tokenize $(BIN)/mim-train
+	$(AUGMENTED) | $(BIN)/tokenize -c $(OUT)/centroids-k$(K).tsr |
+	    $(BIN)/mim-train -t tokens -j $(JOBS) -S $(SEED) -b $(BATCH) \
+	    -L $(OUT)/clustermim.tsv -o $@
+
+$(OUT)/summary.txt: $(OUT)/tcas-k$(K).txt $(OUT)/mae.ckpt $(OUT)/clustermim.ckpt $(BIN)/tensorinfo
+	{ echo "== Fashion-MNIST test set, $(P)x$(P) patches, K-means K=$(K) tokenizer"; \
+	  cat $(OUT)/tcas-k$(K).txt; \
+	  for m in mae clustermim; do \
+	    echo "== $$m: $(EPOCHS) x $(IMAGES) images in batches of $(BATCH): first and last steps"; \
+	    sed -n '2p;$$p' $(OUT)/$$m.tsv; \
 	  done; } > $@
 
-.PHONY: all
+clean:
+	rm -rf $(OUT)
+
+.PHONY: all clean

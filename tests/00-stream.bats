@@ -480,6 +480,7 @@ huge_dims() {
 	run -1 --separate-stderr tensorinfo "$d"/[a-e].tsr
 	assert_equal "$py_out" "$output"
 	assert_equal "${py_err//tsr.py: /}" "${stderr//tensorinfo: /}"
+	assert_output --partial "0 patches u8 [n=18446744073709551615,l=18446744073709551615,d=0] 00000000 -"
 	assert_equal "${#stderr_lines[@]}" 2
 	assert_equal "${stderr_lines[0]}" "tensorinfo: $d/d.tsr: record 0 'patches': payload size mismatch (payload_len 32 for 0 bytes)"
 	assert_equal "${stderr_lines[1]}" "tensorinfo: $d/e.tsr: record 0 'patches': dims overflow (element count above 2^64)"

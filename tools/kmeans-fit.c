@@ -883,7 +883,7 @@ write_output(struct state *st, long iters, int converged)
 		tensor_meta_setf(&c, "converged", "%d", converged);
 	} else {
 		tensor_meta_setf(&c, "epochs", "%ld", o->epochs);
-		tensor_meta_setf(&c, "batch", "%lld", o->batch);
+		tensor_meta_setf(&c, "batch_size", "%lld", o->batch);
 	}
 	tensor_meta_setf(&c, "seed", "%llu", o->seed);
 	if (o->init == INIT_FILE) {

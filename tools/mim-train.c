@@ -109,7 +109,7 @@ config_meta(struct train *tr, struct tensor *t)
 	r |= tensor_meta_setf(t, "norm_pix", "%d", c->normpix);
 	r |= tensor_meta_setf(t, "smoothing", "%.9g", c->smoothing);
 	r |= tensor_meta_setf(t, "mask_ratio", "%.9g", c->ratio);
-	r |= tensor_meta_setf(t, "batch", "%ld", tr->batch);
+	r |= tensor_meta_setf(t, "batch_size", "%ld", tr->batch);
 	r |= tensor_meta_setf(t, "steps", "%ld", tr->total);
 	r |= tensor_meta_setf(t, "warmup", "%ld", tr->warmup);
 	r |= tensor_meta_setf(t, "blr", "%.17g", tr->blr);
@@ -262,7 +262,7 @@ load(struct train *tr, const char *path)
 	c.normpix = meta_long(&st, "norm_pix", name);
 	c.smoothing = meta_double(&st, "smoothing", name);
 	c.ratio = meta_double(&st, "mask_ratio", name);
-	tr->batch = meta_long(&st, "batch", name);
+	tr->batch = meta_long(&st, "batch_size", name);
 	tr->total = meta_long(&st, "steps", name);
 	tr->warmup = meta_long(&st, "warmup", name);
 	tr->blr = meta_double(&st, "blr", name);
@@ -763,6 +763,7 @@ main(int argc, char *argv[])
 	int rc, fromckpt;
 
 	/* arguments */
+	omp_passive(argv);
 	setargv0(argv[0]);
 	parseargs(argc, argv, &o);
 

@@ -15,8 +15,8 @@
  * through unchanged (payload and CRC kept).  Nearest is the least
  * squared L2 distance, or with -p the greatest dot product of the
  * L2-normalised row and centroid (cosine); ties go to the lowest index.
- * The rows of each group go through kmeans_assign() (one sgemm per
- * block of rows) with one workspace for the whole stream.
+ * The rows of each group go through kmeans_assign() (the same kernel as
+ * kmeans-fit's assignment step) with one workspace for the whole stream.
  */
 #include <getopt.h>
 #include <inttypes.h>

@@ -117,15 +117,24 @@ code(const struct child *c)
 	return -1000;
 }
 
+/* all of fd until EOF, the first cap - 1 bytes kept */
 static void
 slurpfd(int fd, char *buf, size_t cap)
 {
+	char drop[512];
 	size_t n = 0;
 	ssize_t k;
 
-	while ((k = read(fd, buf + n, cap - 1 - n)) > 0 || (k < 0 && errno == EINTR))
-		if (k > 0 && (n += k) == cap - 1)
+	for (;;) {
+		if (n < cap - 1)
+			k = read(fd, buf + n, cap - 1 - n);
+		else
+			k = read(fd, drop, sizeof(drop));
+		if (k == 0 || (k < 0 && errno != EINTR))
 			break;
+		if (k > 0 && n < cap - 1)
+			n += k;
+	}
 	buf[n] = '\0';
 	close(fd);
 }

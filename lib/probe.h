@@ -1,0 +1,129 @@
+/* See LICENSE file for copyright and license details. */
+/*
+ * probe: what judging an encoder takes -- loading it from a mim-train
+ * checkpoint, running it on every patch (no masking), and the two
+ * classifiers of the evaluation protocols: a linear probe (features
+ * standardised with the training set's mean and standard deviation, as
+ * a BatchNorm without affine; multinomial logistic regression with L2,
+ * solved by L-BFGS) and DINO's weighted k-NN.
+ *
+ * Dimensions: n images, L patches, P patch values, D feature width,
+ * K classes.  Labels are int32 in [0, K).
+ *
+ * Everything is deterministic for a fixed OpenBLAS thread count.
+ * Nothing here exits or prints: functions return -1 with a message.
+ */
+#ifndef MIM_PROBE_H
+#define MIM_PROBE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vit.h"
+
+/* ------------------------------------------------------------------ */
+/* the encoder                                                         */
+
+/*
+ * Reads a mim-train checkpoint (formats/checkpoint.md) from fp (named
+ * name in messages) and builds v with its configuration, but mask ratio
+ * 0 (every patch visible) and room for maxB images.  The encoder's
+ * parameters (enc.*) must all be there with their shapes; the decoder's
+ * are loaded if present, opt.* and rng are ignored.
+ */
+int probe_load_ckpt(struct vit *v, FILE *fp, const char *name, int maxB,
+                    char *msg, size_t msglen);
+
+/*
+ * Loads path: a timm ViT if its name ends in ".safetensors"
+ * (safetensors.h; *lneps is then ST_TIMM_EPS), else a mim-train
+ * checkpoint (*lneps 0).  NULL or "-" is stdin, a checkpoint.
+ */
+int probe_load_model(struct vit *v, double *lneps, const char *path,
+                     int maxB, char *msg, size_t msglen);
+
+/*
+ * Runs the encoder on n images, maxB at a time: x (n,L,P); any output
+ * may be NULL.  feat (n,L,D) the final norm's output for every patch,
+ * pooled (n,D) its mean over the L patches, cls (n,D) the CLS row.
+ * lneps 0 is vit_encode itself (mim-train's layer norms, eps 1e-5, the
+ * same bits); otherwise the same layers with layer-norm eps lneps.
+ */
+void probe_encode(struct vit *v, double lneps, const float *x, size_t n,
+                  float *feat, float *pooled, float *cls);
+
+/* ------------------------------------------------------------------ */
+/* L-BFGS                                                              */
+
+/* f(x) with its gradient in g (both n long) */
+typedef double (*lbfgs_fn)(void *ctx, const double *x, double *g);
+
+struct lbfgs_result {
+	int iters;      /* iterations done */
+	int evals;      /* function evaluations */
+	int converged;  /* max |g| <= tol */
+	double f;       /* the final value */
+	double gmax;    /* the final max |g| */
+};
+
+/*
+ * Minimises f from x (updated in place) with memory m until max |g| <=
+ * tol or maxit iterations; backtracking line search on the Armijo
+ * condition, starting at step 1, skipping pairs with s'y <= 0.
+ * -1 only for no memory.
+ */
+int lbfgs_minimize(double *x, size_t n, lbfgs_fn f, void *ctx, int m,
+                   double tol, int maxit, struct lbfgs_result *res);
+
+/* ------------------------------------------------------------------ */
+/* the linear probe                                                    */
+
+/*
+ * Standardisation: mean (D) and sd (D) of x (n,D) with the biased
+ * variance and eps 1e-6, as BatchNorm1d(affine=False, eps=1e-6); apply
+ * writes (x - mean) / sd as doubles into out (n,D).
+ */
+void probe_std_fit(const float *x, size_t n, int D, double *mean,
+                   double *sd);
+void probe_std_apply(const float *x, size_t n, int D, const double *mean,
+                     const double *sd, double *out);
+
+/*
+ * Multinomial logistic regression: W (K,D) and b (K) minimising
+ *
+ *	(1/n) sum_i -log softmax(W x_i + b)[y_i] + (lambda/2) |W|^2
+ *
+ * (b is not penalised), which is scikit-learn's LogisticRegression
+ * (multinomial, lbfgs) with C = 1 / (lambda n).  x (n,D) doubles.
+ */
+struct probe_lr {
+	int K, D;
+	double *W;      /* (K,D) */
+	double *b;      /* (K) */
+	struct lbfgs_result res;
+};
+
+int probe_lr_fit(struct probe_lr *, const double *x, const int32_t *y,
+                 size_t n, int D, int K, double lambda, double tol,
+                 int maxit, char *msg, size_t msglen);
+/* pred (n): the class of greatest logit, ties to the lowest */
+int probe_lr_predict(const struct probe_lr *, const double *x, size_t n,
+                     int32_t *pred);
+void probe_lr_free(struct probe_lr *);
+
+/* ------------------------------------------------------------------ */
+/* k-NN                                                                */
+
+/*
+ * DINO's weighted k-NN: train (n,D) and test (m,D) are L2-normalised
+ * (rows of norm 0 stay 0), the k most similar training rows of each
+ * test row by cosine similarity (ties to the lower index; k is cut to
+ * n) vote for their class with weight exp(sim / T); pred (m) is the
+ * class of most weight, ties to the lowest.  -1 if out of memory.
+ */
+int probe_knn(const float *train, const int32_t *ytrain, size_t n,
+              const float *test, size_t m, int D, int K, int k, double T,
+              int32_t *pred);
+
+#endif
