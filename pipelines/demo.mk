@@ -4,9 +4,10 @@
 #   patchify -> kmeans-fit -> tokenize -> tcas      (the tokenizer, scored)
 #   patchify | mim-train -t pixel                   (MAE, a short run)
 #   patchify | tokenize | mim-train -t tokens       (ClusterMIM-Pixel, same)
+#   probe -m each encoder                          (linear probe and k-NN)
 #
-# and a summary of what came out in $(OUT)/summary.txt.  Linear probing
-# of the encoders and the paper's comparisons join here as they land.
+# and a summary of what came out in $(OUT)/summary.txt.  The paper's
+# full comparisons (pipelines/ per experiment) build on these stages.
 #
 #   make -f pipelines/demo.mk [FMNIST=dir] [P=4] [K=64] [IMAGES=25600]
 #                             [EPOCHS=1] [OUT=dir]
@@ -22,6 +23,7 @@ FMNIST ?= /usr/share/datasets/fashion-mnist
 P ?= 4
 K ?= 64
 IMAGES ?= 25600
+PROBE_TRAIN ?= 10000
 EPOCHS ?= 1
 BATCH ?= 256
 SEED ?= 0
@@ -42,6 +44,10 @@ $(OUT)/train-p$(P).tsr: $(TRAIN) $(BIN)/patchify
 	@mkdir -p $(@D)
 	$(BIN)/patchify -p $(P) -o $@ $<
 
+$(OUT)/probe-train-p$(P).tsr: $(TRAIN) $(BIN)/patchify
+	@mkdir -p $(@D)
+	$(BIN)/patchify -p $(P) -n $(PROBE_TRAIN) -o $@ $<
+
 $(OUT)/test-p$(P).tsr: $(TEST) $(BIN)/patchify
 	@mkdir -p $(@D)
 	$(BIN)/patchify -p $(P) -o $@ $<
@@ -58,16 +64,23 @@ $(OUT)/mae.ckpt: $(TRAIN) $(BIN)/patchify $(BIN)/mim-train
 	    -b $(BATCH) -L $(OUT)/mae.tsv -o $@
 
 $(OUT)/clustermim.ckpt: $(TRAIN) $(OUT)/centroids-k$(K).tsr $(BIN)/patchify $(BIN)/tokenize $(BIN)/mim-train
-	$(AUGMENTED) | $(BIN)/tokenize -c $(OUT)/centroids-k$(K).tsr |
+	$(AUGMENTED) | $(BIN)/tokenize -c $(OUT)/centroids-k$(K).tsr | \
 	    $(BIN)/mim-train -t tokens -j $(JOBS) -S $(SEED) -b $(BATCH) \
 	    -L $(OUT)/clustermim.tsv -o $@
 
-$(OUT)/summary.txt: $(OUT)/tcas-k$(K).txt $(OUT)/mae.ckpt $(OUT)/clustermim.ckpt $(BIN)/tensorinfo
+# a frozen encoder judged on the test set: linear probe and k-NN
+$(OUT)/%.probe: $(OUT)/%.ckpt $(OUT)/probe-train-p$(P).tsr $(OUT)/test-p$(P).tsr $(BIN)/probe
+	$(BIN)/probe -j $(JOBS) -m $< $(OUT)/probe-train-p$(P).tsr \
+	    $(OUT)/test-p$(P).tsr > $@
+
+$(OUT)/summary.txt: $(OUT)/tcas-k$(K).txt $(OUT)/mae.probe $(OUT)/clustermim.probe
 	{ echo "== Fashion-MNIST test set, $(P)x$(P) patches, K-means K=$(K) tokenizer"; \
 	  cat $(OUT)/tcas-k$(K).txt; \
 	  for m in mae clustermim; do \
 	    echo "== $$m: $(EPOCHS) x $(IMAGES) images in batches of $(BATCH): first and last steps"; \
-	    sed -n '2p;$$p' $(OUT)/$$m.tsv; \
+	    sed -n '1p;2p;$$p' $(OUT)/$$m.tsv; \
+	    echo "-- linear probe ($(PROBE_TRAIN) training images) and k-NN, test set:"; \
+	    grep -E '^(linear|knn)\.test\.acc ' $(OUT)/$$m.probe; \
 	  done; } > $@
 
 clean:
