@@ -84,6 +84,18 @@ udie(const char *fmt, ...)
 	exit(2);
 }
 
+void
+errf(char *msg, size_t msglen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!msg || msglen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, msglen, fmt, ap);
+	va_end(ap);
+}
+
 void *
 emalloc(size_t n)
 {
@@ -142,6 +154,22 @@ efwrite(const void *p, size_t n, FILE *fp, const char *name)
 {
 	if (fwrite(p, 1, n, fp) != n)
 		die("%s: write:", name);
+}
+
+void
+badopt(int c, char *argv[])
+{
+	const char *arg = argv[optind - 1];
+	int isl = !strncmp(arg, "--", 2);
+
+	if (c == ':' && isl)
+		warn("%s: missing argument", arg);
+	else if (c == ':')
+		warn("-%c: missing argument", optopt);
+	else if (isl)
+		warn("%s: unknown option or bad argument", arg);
+	else
+		warn("-%c: unknown option", optopt);
 }
 
 long long

@@ -27,6 +27,12 @@ void setargv0(const char *);
 void warn(const char *, ...);
 _Noreturn void die(const char *, ...);
 _Noreturn void udie(const char *, ...); /* a usage error: exit 2 */
+/*
+ * For lib/: format into msg (msglen bytes, truncated, NUL-terminated), an
+ * error buffer the caller passes; a NULL msg or a msglen of 0 is allowed
+ * and leaves nothing.  It never prints or exits.
+ */
+void errf(char *msg, size_t msglen, const char *fmt, ...);
 
 void *emalloc(size_t);
 void *ecalloc(size_t, size_t);
@@ -34,6 +40,12 @@ void *ereallocarray(void *, size_t, size_t);
 char *estrdup(const char *);
 void efread(void *, size_t, FILE *, const char *);
 void efwrite(const void *, size_t, FILE *, const char *);
+/*
+ * Say what getopt_long() refused, c being what it returned (':' for a
+ * missing argument, '?' otherwise; give getopt a leading ':' in its
+ * option string); the caller then prints usage and exits 2.
+ */
+void badopt(int c, char *argv[]);
 long long estrtonum(const char *, long long, long long, const char *);
 double estrtod(const char *, double, double, const char *);
 int fshut(FILE *, const char *);

@@ -1038,19 +1038,8 @@ parseargs(int argc, char *argv[], struct opts *o)
 		case 'z':
 			o->compress = 6;
 			break;
-		case ':':
-			if (!strncmp(argv[optind - 1], "--", 2))
-				warn("%s: missing argument", argv[optind - 1]);
-			else
-				warn("-%c: missing argument", optopt);
-			usage(2);
-			break;
 		default:
-			if (!strncmp(argv[optind - 1], "--", 2))
-				warn("%s: unknown option or bad argument",
-				     argv[optind - 1]);
-			else
-				warn("-%c: unknown option", optopt);
+			badopt(ch, argv);
 			usage(2);
 		}
 	}

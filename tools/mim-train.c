@@ -696,18 +696,8 @@ parseargs(int argc, char *argv[], struct opts *o)
 			o->setmodel = 1; break;
 		case OPT_WD: o->wd = estrtod(optarg, 0, 1e3, "--weight-decay");
 			o->setmodel = 1; break;
-		case ':':
-			if (!strncmp(argv[optind - 1], "--", 2))
-				warn("%s: missing argument", argv[optind - 1]);
-			else
-				warn("-%c: missing argument", optopt);
-			usage(2);
-			break;
 		default:
-			if (!strncmp(argv[optind - 1], "--", 2))
-				warn("%s: unknown option or bad argument", argv[optind - 1]);
-			else
-				warn("-%c: unknown option", optopt);
+			badopt(ch, argv);
 			usage(2);
 		}
 	}

@@ -536,7 +536,7 @@ main(int argc, char *argv[])
 
 	/* arguments */
 	setargv0(argv[0]);
-	while ((ch = getopt_long(argc, argv, "aB:b:c:e:hk:l:N:n:o:P:p:r:S:s:uvVz",
+	while ((ch = getopt_long(argc, argv, ":aB:b:c:e:hk:l:N:n:o:P:p:r:S:s:uvVz",
 	                         longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a': o.augment = 1; break;
@@ -564,7 +564,9 @@ main(int argc, char *argv[])
 		case 'v': o.verbose = 1; break;
 		case 'V': printf("patchify %s\n", VERSION); return 0;
 		case 'z': o.compress = 6; break;
-		default: usage(2);
+		default:
+			badopt(ch, argv);
+			usage(2);
 		}
 	}
 	if (argc - optind > 1)

@@ -749,19 +749,8 @@ parseargs(int argc, char *argv[], struct opts *o)
 			}
 			o->xname = optarg;
 			break;
-		case ':':
-			if (!strncmp(argv[optind - 1], "--", 2))
-				warn("%s: missing argument", argv[optind - 1]);
-			else
-				warn("-%c: missing argument", optopt);
-			usage(stderr, 2);
-			break;
 		default:
-			if (!strncmp(argv[optind - 1], "--", 2))
-				warn("%s: unknown option or bad argument",
-				     argv[optind - 1]);
-			else
-				warn("-%c: unknown option", optopt);
+			badopt(c, argv);
 			usage(stderr, 2);
 		}
 	}
