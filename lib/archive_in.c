@@ -4,7 +4,6 @@
  * an iterator over regular files.  See archive_in.h for the contract.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <archive_entry.h>
 
 #include "archive_in.h"
+#include "util.h"
 
 enum {
 	BLOCKSIZE = 64 * 1024,  /* read size handed to libarchive */
@@ -36,18 +36,6 @@ struct ain {
 
 /* ------------------------------------------------------------ helpers */
 
-static void
-seterr(char *msg, size_t msglen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!msg || msglen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, msglen, fmt, ap);
-	va_end(ap);
-}
-
 static const char *
 aerr(struct archive *a)
 {
@@ -66,7 +54,7 @@ fail(struct ain *r, char *msg, size_t msglen, const char *entry,
 	else
 		snprintf(r->err, sizeof(r->err), "%s", what);
 	r->state = FAILED;
-	seterr(msg, msglen, "%s", r->err);
+	errf(msg, msglen, "%s", r->err);
 	return -1;
 }
 
@@ -159,12 +147,12 @@ ain_open(const char *path, int headers_only, char *msg, size_t msglen)
 	if (path && strcmp(path, "-") == 0)
 		path = NULL;
 	if (!(r = calloc(1, sizeof(*r)))) {
-		seterr(msg, msglen, "out of memory");
+		errf(msg, msglen, "out of memory");
 		return NULL;
 	}
 	if (!(r->a = archive_read_new())) {
 		free(r);
-		seterr(msg, msglen, "out of memory");
+		errf(msg, msglen, "out of memory");
 		return NULL;
 	}
 	r->headers_only = headers_only;
@@ -179,9 +167,9 @@ ain_open(const char *path, int headers_only, char *msg, size_t msglen)
 		s = aerr(r->a);
 		e = archive_errno(r->a);
 		if (e > 0 && strncmp(s, "Failed to open", 14) == 0)
-			seterr(msg, msglen, "%s", strerror(e));
+			errf(msg, msglen, "%s", strerror(e));
 		else
-			seterr(msg, msglen, "%s", s);
+			errf(msg, msglen, "%s", s);
 		archive_read_free(r->a);
 		free(r);
 		return NULL;
@@ -203,7 +191,7 @@ ain_next(struct ain *r, struct ain_entry *e, char *msg, size_t msglen)
 	if (r->state == ATEND)
 		return 0;
 	if (r->state == FAILED) {
-		seterr(msg, msglen, "%s", r->err);
+		errf(msg, msglen, "%s", r->err);
 		return -1;
 	}
 	for (;;) {

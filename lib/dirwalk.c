@@ -10,13 +10,13 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dirwalk.h"
+#include "util.h"
 
 struct list {
 	char **v;
@@ -24,18 +24,6 @@ struct list {
 };
 
 /* ------------------------------------------------------------ helpers */
-
-static void
-seterr(char *msg, size_t msglen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!msg || msglen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, msglen, fmt, ap);
-	va_end(ap);
-}
 
 /* append s (owned by the list from now on, freed on failure); 0 or -1 */
 static int
@@ -114,7 +102,7 @@ walk(const char *dir, const char *rel, struct list *out, char *msg,
 	int ret = -1;
 
 	if (!(d = opendir(dir))) {
-		seterr(msg, msglen, "%s: %s", dir, strerror(errno));
+		errf(msg, msglen, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
 	for (;;) {
@@ -125,12 +113,12 @@ walk(const char *dir, const char *rel, struct list *out, char *msg,
 			continue; /* hidden, and "." and ".." */
 		if (push(&names, strdup(de->d_name)) < 0) {
 			closedir(d);
-			seterr(msg, msglen, "%s: out of memory", dir);
+			errf(msg, msglen, "%s: out of memory", dir);
 			goto out;
 		}
 	}
 	if (errno) {
-		seterr(msg, msglen, "%s: %s", dir, strerror(errno));
+		errf(msg, msglen, "%s: %s", dir, strerror(errno));
 		closedir(d);
 		goto out;
 	}
@@ -140,11 +128,11 @@ walk(const char *dir, const char *rel, struct list *out, char *msg,
 		path = join(dir, names.v[i]);
 		relpath = rel ? join(rel, names.v[i]) : strdup(names.v[i]);
 		if (!path || !relpath) {
-			seterr(msg, msglen, "%s: out of memory", dir);
+			errf(msg, msglen, "%s: out of memory", dir);
 			goto out;
 		}
 		if (lstat(path, &st) < 0) {
-			seterr(msg, msglen, "%s: %s", path, strerror(errno));
+			errf(msg, msglen, "%s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (S_ISDIR(st.st_mode)) {
@@ -155,7 +143,7 @@ walk(const char *dir, const char *rel, struct list *out, char *msg,
 		            S_ISREG(st.st_mode))) {
 			if (push(out, relpath) < 0) {
 				relpath = NULL; /* push freed it */
-				seterr(msg, msglen, "%s: out of memory", dir);
+				errf(msg, msglen, "%s: out of memory", dir);
 				goto out;
 			}
 			relpath = NULL; /* owned by out */

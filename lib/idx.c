@@ -3,7 +3,6 @@
  * idx: read IDX files through zlib's gzread; see idx.h for the contract.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <zlib.h>
 
 #include "idx.h"
+#include "util.h"
 
 enum {
 	GZBUF = 128 * 1024,       /* zlib's input buffer */
@@ -34,18 +34,6 @@ struct gzin {
 
 /* ------------------------------------------------------------ helpers */
 
-static void
-seterr(char *msg, size_t msglen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!msg || msglen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, msglen, fmt, ap);
-	va_end(ap);
-}
-
 static int
 isstdin(const char *path)
 {
@@ -62,7 +50,7 @@ gzin_open(struct gzin *in, const char *path, char *msg, size_t msglen)
 	if (isstdin(path)) {
 		/* a copy, so that gzclose leaves the caller's stdin open */
 		if ((fd = dup(0)) < 0) {
-			seterr(msg, msglen, "%s", strerror(errno));
+			errf(msg, msglen, "%s", strerror(errno));
 			return -1;
 		}
 		snprintf(in->name, sizeof(in->name), "<fd:%d>", fd);
@@ -74,8 +62,8 @@ gzin_open(struct gzin *in, const char *path, char *msg, size_t msglen)
 		in->gz = gzopen(path, "rb");
 	}
 	if (!in->gz) {
-		seterr(msg, msglen, "%s",
-		       errno ? strerror(errno) : "out of memory");
+		errf(msg, msglen, "%s",
+		     errno ? strerror(errno) : "out of memory");
 		return -1;
 	}
 	gzbuffer(in->gz, GZBUF);
@@ -174,29 +162,29 @@ load(struct gzin *in, struct idx *x, char *msg, size_t msglen)
 	if (gzin_read(in, hdr, 4, &got) < 0)
 		goto ioerr;
 	if (got == 0) {
-		seterr(msg, msglen, "empty input, " MAGIC_WANT);
+		errf(msg, msglen, "empty input, " MAGIC_WANT);
 		return -1;
 	}
 	if (got < 4) {
-		seterr(msg, msglen, "truncated header: got %zu of 4 bytes",
-		       got);
+		errf(msg, msglen, "truncated header: got %zu of 4 bytes",
+		     got);
 		return -1;
 	}
 	if (hdr[0] != 0 || hdr[1] != 0 || !tname(hdr[2])) {
-		seterr(msg, msglen,
-		       "bad IDX magic %02x %02x %02x %02x, " MAGIC_WANT, hdr[0],
-		       hdr[1], hdr[2], hdr[3]);
+		errf(msg, msglen,
+		     "bad IDX magic %02x %02x %02x %02x, " MAGIC_WANT, hdr[0],
+		     hdr[1], hdr[2], hdr[3]);
 		return -1;
 	}
 	if (hdr[2] != 0x08) {
-		seterr(msg, msglen,
-		       "unsupported IDX type 0x%02x (%s), expected 0x08 (u8)",
-		       hdr[2], tname(hdr[2]));
+		errf(msg, msglen,
+		     "unsupported IDX type 0x%02x (%s), expected 0x08 (u8)",
+		     hdr[2], tname(hdr[2]));
 		return -1;
 	}
 	if (hdr[3] < 1 || hdr[3] > IDX_MAXRANK) {
-		seterr(msg, msglen, "unsupported IDX rank %d, expected 1..%d",
-		       hdr[3], IDX_MAXRANK);
+		errf(msg, msglen, "unsupported IDX rank %d, expected 1..%d",
+		     hdr[3], IDX_MAXRANK);
 		return -1;
 	}
 	x->rank = hdr[3];
@@ -206,8 +194,8 @@ load(struct gzin *in, struct idx *x, char *msg, size_t msglen)
 	if (gzin_read(in, hdr + 4, hlen - 4, &got) < 0)
 		goto ioerr;
 	if (got < hlen - 4) {
-		seterr(msg, msglen, "truncated header: got %zu of %zu bytes",
-		       4 + got, hlen);
+		errf(msg, msglen, "truncated header: got %zu of %zu bytes",
+		     4 + got, hlen);
 		return -1;
 	}
 	total = 1;
@@ -216,8 +204,8 @@ load(struct gzin *in, struct idx *x, char *msg, size_t msglen)
 	fmtdims(dims, sizeof(dims), x);
 	for (i = 0; i < x->rank; i++) {
 		if (x->dims[i] && total > SIZE_MAX / x->dims[i]) {
-			seterr(msg, msglen, "IDX dims %s: size overflows",
-			       dims);
+			errf(msg, msglen, "IDX dims %s: size overflows",
+			     dims);
 			return -1;
 		}
 		total *= x->dims[i];
@@ -231,8 +219,8 @@ load(struct gzin *in, struct idx *x, char *msg, size_t msglen)
 			cap = cap ? (cap > total / 2 ? total : cap * 2) :
 			            (total < FIRSTBUF ? total : FIRSTBUF);
 			if (!(p = realloc(x->data, cap))) {
-				seterr(msg, msglen, "out of memory (%zu bytes)",
-				       cap);
+				errf(msg, msglen, "out of memory (%zu bytes)",
+				     cap);
 				return -1;
 			}
 			x->data = p;
@@ -246,33 +234,33 @@ load(struct gzin *in, struct idx *x, char *msg, size_t msglen)
 	if (n < total) {
 		s = gzin_error(in, &err);
 		if (err != Z_OK)
-			seterr(msg, msglen,
-			       "truncated: got %zu of %zu bytes for dims %s (%s)",
-			       n, total, dims, s);
+			errf(msg, msglen,
+			     "truncated: got %zu of %zu bytes for dims %s (%s)",
+			     n, total, dims, s);
 		else
-			seterr(msg, msglen,
-			       "truncated: got %zu of %zu bytes for dims %s", n,
-			       total, dims);
+			errf(msg, msglen,
+			     "truncated: got %zu of %zu bytes for dims %s", n,
+			     total, dims);
 		return -1;
 	}
 	if (gzin_read(in, &c, 1, &got) < 0)
 		goto ioerr;
 	if (got) {
-		seterr(msg, msglen,
-		       "trailing data after %zu bytes, expected exactly %zu "
-		       "for dims %s", total, total, dims);
+		errf(msg, msglen,
+		     "trailing data after %zu bytes, expected exactly %zu "
+		     "for dims %s", total, total, dims);
 		return -1;
 	}
 	/* all data there, but a gzip stream may still lack its trailer */
 	s = gzin_error(in, &err);
 	if (err != Z_OK) {
-		seterr(msg, msglen, "%s", s);
+		errf(msg, msglen, "%s", s);
 		return -1;
 	}
 	x->n = total;
 	return 0;
 ioerr:
-	seterr(msg, msglen, "%s", gzin_error(in, NULL));
+	errf(msg, msglen, "%s", gzin_error(in, NULL));
 	return -1;
 }
 
@@ -339,7 +327,7 @@ idx_sniff(const char *path, char *msg, size_t msglen)
 	if (gzin_open(&in, path, msg, msglen) < 0)
 		return -1;
 	if (gzin_read(&in, m, 4, &got) < 0) {
-		seterr(msg, msglen, "%s", gzin_error(&in, NULL));
+		errf(msg, msglen, "%s", gzin_error(&in, NULL));
 		ret = -1;
 	} else {
 		ret = got == 4 && m[0] == 0 && m[1] == 0 && m[2] == 0x08 &&

@@ -19,7 +19,6 @@
  * "# " lines, the plan "1..N" last.  The exit status is 1 if any check
  * failed.
  */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,28 +27,11 @@
 #include <zlib.h>
 
 #include "crc32.h"
+#include "tap.h"
 
-static int ntest, nfail;
 
 /* ------------------------------------------------------------------ */
-/* TAP and helpers                                                     */
-
-static int
-report(int pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	ntest++;
-	if (!pass)
-		nfail++;
-	printf("%sok %d - ", pass ? "" : "not ", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	return pass;
-}
+/* helpers                                                             */
 
 static uint64_t rngs = 0x9e3779b97f4a7c15u;
 
@@ -188,11 +170,11 @@ test_constants(void)
 			       (unsigned long long)want);
 		}
 	}
-	report(!bad && n >= 9 && havemu && havep,
-	       "%zu constants derived again by long division", n);
+	ok(!bad && n >= 9 && havemu && havep,
+	   "%zu constants derived again by long division", n);
 	/* the table polynomial is the reflected 0xEDB88320 */
-	report(derive(CRC32_K_P) == ((uint64_t)0xedb88320u << 1 | 1),
-	       "P reflected is 0xEDB88320");
+	ok(derive(CRC32_K_P) == ((uint64_t)0xedb88320u << 1 | 1),
+	   "P reflected is 0xEDB88320");
 }
 
 /* ------------------------------------------------------------------ */
@@ -219,8 +201,8 @@ test_small(int impl, const unsigned char *buf)
 				       (unsigned)want);
 		}
 	}
-	report(!bad, "%s: lengths 0..%d at offsets 0..%d equal zlib",
-	       crc32_impl_name(impl), SMALL, ALIGNS - 1);
+	ok(!bad, "%s: lengths 0..%d at offsets 0..%d equal zlib",
+	   crc32_impl_name(impl), SMALL, ALIGNS - 1);
 }
 
 static void
@@ -247,8 +229,8 @@ test_large(int impl, const unsigned char *big, size_t bigsz)
 			       (unsigned)got, (unsigned)want);
 		}
 	}
-	report(!bad, "%s: 16 kB, 1 MB, 100 MB and odd sizes equal zlib",
-	       crc32_impl_name(impl));
+	ok(!bad, "%s: 16 kB, 1 MB, 100 MB and odd sizes equal zlib",
+	   crc32_impl_name(impl));
 }
 
 static void
@@ -264,8 +246,8 @@ test_incremental(int impl, const unsigned char *buf, size_t n)
 			printf("# split at %zu: %08x, want %08x\n", i,
 			       (unsigned)c, (unsigned)whole);
 	}
-	report(!bad, "%s: %zu bytes split at every point",
-	       crc32_impl_name(impl), n);
+	ok(!bad, "%s: %zu bytes split at every point",
+	   crc32_impl_name(impl), n);
 
 	/* past the table path's lanes (16000 bytes), with a coarser step */
 	bad = 0;
@@ -276,8 +258,8 @@ test_incremental(int impl, const unsigned char *buf, size_t n)
 			printf("# split at %zu: %08x, want %08x\n", i,
 			       (unsigned)c, (unsigned)whole);
 	}
-	report(!bad, "%s: %zu bytes split at every 97th point",
-	       crc32_impl_name(impl), n * 5);
+	ok(!bad, "%s: %zu bytes split at every 97th point",
+	   crc32_impl_name(impl), n * 5);
 	whole = zcrc(0, buf, n);
 
 	bad = 0;
@@ -293,8 +275,8 @@ test_incremental(int impl, const unsigned char *buf, size_t n)
 			printf("# random pieces, round %zu: %08x, want %08x\n",
 			       k, (unsigned)c, (unsigned)whole);
 	}
-	report(!bad, "%s: 2000 random splits into pieces",
-	       crc32_impl_name(impl));
+	ok(!bad, "%s: 2000 random splits into pieces",
+	   crc32_impl_name(impl));
 }
 
 static void
@@ -303,13 +285,13 @@ test_misc(int impl)
 	static const char check[] = "123456789";
 	unsigned char zero[1] = {0};
 
-	report(crc32_fast(0, check, 9) == 0xcbf43926u,
-	       "%s: check value of \"123456789\" is cbf43926",
-	       crc32_impl_name(impl));
-	report(crc32_fast(0x12345678u, NULL, 0) == 0x12345678u &&
-	           crc32_fast(0x12345678u, zero, 0) == 0x12345678u,
-	       "%s: empty input leaves the CRC unchanged",
-	       crc32_impl_name(impl));
+	ok(crc32_fast(0, check, 9) == 0xcbf43926u,
+	   "%s: check value of \"123456789\" is cbf43926",
+	   crc32_impl_name(impl));
+	ok(crc32_fast(0x12345678u, NULL, 0) == 0x12345678u &&
+	       crc32_fast(0x12345678u, zero, 0) == 0x12345678u,
+	   "%s: empty input leaves the CRC unchanged",
+	   crc32_impl_name(impl));
 }
 
 /* ------------------------------------------------------------------ */
@@ -371,16 +353,16 @@ main(void)
 
 	/* the environment variable, read again by CRC32_AUTO */
 	setenv("MIM_CRC_GENERIC", "1", 1);
-	report(crc32_select(CRC32_AUTO) == CRC32_GENERIC &&
-	           crc32_chosen() == CRC32_GENERIC,
-	       "MIM_CRC_GENERIC=1 selects the generic path");
+	ok(crc32_select(CRC32_AUTO) == CRC32_GENERIC &&
+	       crc32_chosen() == CRC32_GENERIC,
+	   "MIM_CRC_GENERIC=1 selects the generic path");
 	unsetenv("MIM_CRC_GENERIC");
 	best = crc32_select(CRC32_AUTO);
-	report(best > CRC32_AUTO && crc32_chosen() == best,
-	       "without MIM_CRC_GENERIC the best path is %s",
-	       crc32_impl_name(best));
-	report(crc32_select(42) == -1 && crc32_chosen() == best,
-	       "an unknown implementation is refused");
+	ok(best > CRC32_AUTO && crc32_chosen() == best,
+	   "without MIM_CRC_GENERIC the best path is %s",
+	   crc32_impl_name(best));
+	ok(crc32_select(42) == -1 && crc32_chosen() == best,
+	   "an unknown implementation is refused");
 
 	for (i = 0; i < sizeof(impls) / sizeof(impls[0]); i++) {
 		impl = impls[i];
@@ -395,8 +377,8 @@ main(void)
 		test_incremental(impl, big + 1, 10007);
 	}
 	crc32_select(CRC32_AUTO);
-	report(crc32_generic(0, big, bigsz) == zcrc(0, big, bigsz),
-	       "crc32_generic equals zlib on %zu bytes", bigsz);
+	ok(crc32_generic(0, big, bigsz) == zcrc(0, big, bigsz),
+	   "crc32_generic equals zlib on %zu bytes", bigsz);
 
 	printf("# throughput on 1 MB:\n");
 	printf("#   zlib crc32_z  %6.2f GB/s\n", gbps(zlib_fn, big, 1 << 20));
@@ -411,6 +393,5 @@ main(void)
 
 	free(buf);
 	free(big);
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return tap_done();
 }

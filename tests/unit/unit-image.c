@@ -9,7 +9,6 @@
  * hand-built image.  Prints "ok N - ..." lines, exits 1 on any failure.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,24 +19,8 @@
 
 #include "image.h"
 #include "util.h"
+#include "tap.h"
 
-static int ntest, nfail;
-
-static int
-ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%sok %d - ", cond ? "" : "not ", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	return cond;
-}
 
 /* ------------------------------------------------------------ encoders */
 
@@ -1099,6 +1082,5 @@ main(int argc, char *argv[])
 	test_eval_box();
 	test_rrc();
 	test_patchify();
-	printf("1..%d\n", ntest);
-	return nfail ? 1 : 0;
+	return tap_done();
 }

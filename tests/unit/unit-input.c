@@ -25,6 +25,7 @@
 #include "dirwalk.h"
 #include "idx.h"
 #include "util.h"
+#include "tap.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 #define BIGLEN 300000 /* more than libarchive's blocks and our first buffer */
@@ -36,45 +37,15 @@ struct file {
 	size_t len;
 };
 
-static int ntest, nfail;
 static char tmp[256];
 static unsigned char big[BIGLEN];
 
 /* ---------------------------------------------------------------- TAP */
 
-static int
-ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%sok %d - ", cond ? "" : "not ", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	return cond;
-}
-
 static void
 skip(const char *why)
 {
 	printf("ok %d # skip %s\n", ++ntest, why);
-}
-
-static void
-diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
 }
 
 /* ------------------------------------------------------------ fixtures */
@@ -785,8 +756,8 @@ main(int argc, char *argv[])
 	test_fmnist();
 
 	sh("rm -rf '%s'", tmp);
-	printf("1..%d\n", ntest);
+	tap_done();
 	if (nfail)
-		printf("# %d of %d tests failed\n", nfail, ntest);
+		diag("%d of %d tests failed", nfail, ntest);
 	return nfail != 0;
 }

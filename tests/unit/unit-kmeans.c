@@ -18,7 +18,6 @@
  * "# " lines, the plan "1..N" last; the exit status is 1 if any failed.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,35 +25,8 @@
 
 #include "kmeans.h"
 #include "util.h"
+#include "tap.h"
 
-static int ntest, nfail;
-
-static void
-check(int pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	ntest++;
-	if (!pass)
-		nfail++;
-	printf("%sok %d - ", pass ? "" : "not ", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
-
-static void
-diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
 
 static void *
 xmalloc(size_t n)
@@ -187,10 +159,10 @@ test_assign(int kernel)
 					}
 				kmeans_ws_free(ws);
 			}
-			check(!bad, "assign %s%s, D=%d: labels as naive (%d near-ties), "
-			      "dist exact, for N in 1 7 1031, K in 1..130",
-			      kmeans_kernel_name(kernel), sph ? " spherical" : "",
-			      ds[di], ties);
+			ok(!bad, "assign %s%s, D=%d: labels as naive (%d near-ties), "
+			   "dist exact, for N in 1 7 1031, K in 1..130",
+			   kmeans_kernel_name(kernel), sph ? " spherical" : "",
+			   ds[di], ties);
 		}
 }
 
@@ -217,9 +189,9 @@ test_assign_blocks(int kernel)
 		                  sizeof(why));
 		if (bad)
 			diag("%s", why);
-		check(!bad, "assign %s, N=%zu D=%d K=%d: labels as naive (%d "
-		      "near-ties)",
-		      kmeans_kernel_name(kernel), cs[i].n, cs[i].d, cs[i].k, ties);
+		ok(!bad, "assign %s, N=%zu D=%d K=%d: labels as naive (%d "
+		   "near-ties)",
+		   kmeans_kernel_name(kernel), cs[i].n, cs[i].d, cs[i].k, ties);
 		kmeans_ws_free(ws);
 	}
 }
@@ -241,9 +213,9 @@ test_ties(int kernel)
 	kmeans_ws_set_kernel(ws, kernel);
 	kmeans_norms(c1, 3, 1, cn1);
 	kmeans_assign(ws, x1, 3, c1, cn1, 0, l1, NULL);
-	check(l1[0] == 0 && l1[1] == 1 && l1[2] == 1,
-	      "ties %s: equidistant rows go to the lowest centroid (%d %d %d)",
-	      kmeans_kernel_name(kernel), (int)l1[0], (int)l1[1], (int)l1[2]);
+	ok(l1[0] == 0 && l1[1] == 1 && l1[2] == 1,
+	   "ties %s: equidistant rows go to the lowest centroid (%d %d %d)",
+	   kmeans_kernel_name(kernel), (int)l1[0], (int)l1[1], (int)l1[2]);
 	kmeans_ws_free(ws);
 
 	/*
@@ -271,8 +243,8 @@ test_ties(int kernel)
 	kmeans_assign(ws, x, 100, c, cn, 1, lab, NULL); /* dot: a tie too */
 	for (i = 0; i < 100; i++)
 		bad |= lab[i] != 5;
-	check(!bad, "ties %s: rows on four equal centroids take the first, "
-	      "L2 and dot", kmeans_kernel_name(kernel));
+	ok(!bad, "ties %s: rows on four equal centroids take the first, "
+	   "L2 and dot", kmeans_kernel_name(kernel));
 	kmeans_ws_free(ws);
 	free(x);
 	free(c);
@@ -318,10 +290,10 @@ test_threads(int kernel)
 		sums_same &= !memcmp(sums[0], sums[t], (size_t)k * d * sizeof(double)) &&
 		             !memcmp(cnt[0], cnt[t], k * sizeof(int64_t));
 	}
-	check(same, "threads %s: 1, 2 and 3 threads give identical labels, "
-	      "distances and inertia", kmeans_kernel_name(kernel));
-	check(sums_same, "threads %s: 1, 2 and 3 threads give identical sums "
-	      "and counts", kmeans_kernel_name(kernel));
+	ok(same, "threads %s: 1, 2 and 3 threads give identical labels, "
+	   "distances and inertia", kmeans_kernel_name(kernel));
+	ok(sums_same, "threads %s: 1, 2 and 3 threads give identical sums "
+	   "and counts", kmeans_kernel_name(kernel));
 	for (t = 0; t < 3; t++) {
 		free(dist[t]);
 		free(lab[t]);
@@ -344,7 +316,7 @@ test_accumulate(void)
 	double *got = calloc((size_t)k * d, sizeof(double));
 	int64_t wc[9] = { 0 }, gc[9] = { 0 };
 	struct rng r;
-	int ok = 1;
+	int good = 1;
 
 	rng_seed(&r, 5, 5);
 	fill(x, n * d, &r, -100, 100);
@@ -361,15 +333,15 @@ test_accumulate(void)
 		memset(got, 0, (size_t)k * d * sizeof(double));
 		memset(gc, 0, sizeof(gc));
 		kmeans_accumulate(ws, x, n, lab, got, gc);
-		ok &= !memcmp(got, want, (size_t)k * d * sizeof(double)) &&
+		good &= !memcmp(got, want, (size_t)k * d * sizeof(double)) &&
 		      !memcmp(gc, wc, sizeof(gc));
 		/* it adds to what is there */
 		kmeans_accumulate(ws, x, 1, lab, got, gc);
-		ok &= gc[lab[0]] == wc[lab[0]] + 1;
+		good &= gc[lab[0]] == wc[lab[0]] + 1;
 		kmeans_ws_free(ws);
 	}
-	check(ok, "accumulate: sums equal a row-order double loop bit for bit, "
-	      "1 to 4 threads, uneven clusters");
+	ok(good, "accumulate: sums equal a row-order double loop bit for bit, "
+	   "1 to 4 threads, uneven clusters");
 	free(x);
 	free(lab);
 	free(want);
@@ -390,17 +362,17 @@ test_minibatch(void)
 
 	kmeans_minibatch_update(x, 3, 2, 3, lab, c, cnt);
 	/* (0*2 + 1+3) / 4 = 1; (10*0 + 9) / 1 = 9; centroid 2 untouched */
-	check(c[0] == 1 && c[1] == 1 && c[2] == 9 && c[3] == 9.5f &&
-	      c[4] == 5 && c[5] == 5 && cnt[0] == 4 && cnt[1] == 1 &&
-	      cnt[2] == 7,
-	      "minibatch: centroid moves to (c*n + sum) / (n + b), counts add");
+	ok(c[0] == 1 && c[1] == 1 && c[2] == 9 && c[3] == 9.5f &&
+	   c[4] == 5 && c[5] == 5 && cnt[0] == 4 && cnt[1] == 1 &&
+	   cnt[2] == 7,
+	   "minibatch: centroid moves to (c*n + sum) / (n + b), counts add");
 	kmeans_minibatch_update(x2, 3, 2, 1, lab2, c2, cnt2);
 	/* (1*5 + 9) / 8 = 1.75; (2*5 + 8) / 8 = 2.25 */
 	w0 = (1.0 * 5 + 4 + 2 + 3) / 8;
 	w1 = (2.0 * 5 + 0 + 5 + 3) / 8;
-	check(c2[0] == (float)w0 && c2[1] == (float)w1 && cnt2[0] == 8,
-	      "minibatch: learning rate b/(n+b) with history (%g %g)", c2[0],
-	      c2[1]);
+	ok(c2[0] == (float)w0 && c2[1] == (float)w1 && cnt2[0] == 8,
+	   "minibatch: learning rate b/(n+b) with history (%g %g)", c2[0],
+	   c2[1]);
 }
 
 static void
@@ -408,7 +380,7 @@ test_seeding(void)
 {
 	/* 4 tight blobs far apart, 50 rows each, in a shuffled order */
 	size_t n = 200, i;
-	int d = 3, k = 4, j, blob[4], ok, isrow;
+	int d = 3, k = 4, j, blob[4], good, isrow;
 	float *x = xmalloc(n * d * sizeof(float)), c1[12], c2[12], c3[12];
 	char msg[128];
 	struct rng r, a;
@@ -419,23 +391,23 @@ test_seeding(void)
 			x[i * d + j] = 100.0f * ((i % 4) == (size_t)j) +
 			               (float)rng_uniform(&r);
 	rng_seed(&a, 1, 1);
-	ok = !kmeans_plusplus(x, n, d, k, &a, c1, msg, sizeof(msg));
+	good = !kmeans_plusplus(x, n, d, k, &a, c1, msg, sizeof(msg));
 	rng_seed(&a, 1, 1);
-	ok &= !kmeans_plusplus(x, n, d, k, &a, c2, msg, sizeof(msg));
-	check(ok && !memcmp(c1, c2, sizeof(c1)),
-	      "k-means++: the same seed gives the same centroids");
+	good &= !kmeans_plusplus(x, n, d, k, &a, c2, msg, sizeof(msg));
+	ok(good && !memcmp(c1, c2, sizeof(c1)),
+	   "k-means++: the same seed gives the same centroids");
 	rng_seed(&a, 2, 1);
 	kmeans_plusplus(x, n, d, k, &a, c3, msg, sizeof(msg));
-	check(memcmp(c1, c3, sizeof(c1)) != 0,
-	      "k-means++: another seed gives other centroids");
+	ok(memcmp(c1, c3, sizeof(c1)) != 0,
+	   "k-means++: another seed gives other centroids");
 	memset(blob, 0, sizeof(blob));
-	ok = 1;
+	good = 1;
 	for (j = 0; j < k; j++) {
 		int b = 3;
 
 		for (isrow = 0, i = 0; i < n; i++)
 			isrow |= !memcmp(c1 + j * d, x + i * d, d * sizeof(float));
-		ok &= isrow;
+		good &= isrow;
 		if (c1[j * d] > 50)
 			b = 1;
 		else if (c1[j * d + 1] > 50)
@@ -446,29 +418,29 @@ test_seeding(void)
 			b = 0;
 		blob[b]++;
 	}
-	check(ok && blob[0] == 1 && blob[1] == 1 && blob[2] == 1 && blob[3] == 1,
-	      "k-means++: picks rows of x, one in each of 4 separated blobs");
-	check(kmeans_plusplus(x, 3, d, k, &a, c1, msg, sizeof(msg)) < 0 &&
-	      strstr(msg, "4 centroids from 3 rows"),
-	      "k-means++: fewer rows than K is an error (%s)", msg);
+	ok(good && blob[0] == 1 && blob[1] == 1 && blob[2] == 1 && blob[3] == 1,
+	   "k-means++: picks rows of x, one in each of 4 separated blobs");
+	ok(kmeans_plusplus(x, 3, d, k, &a, c1, msg, sizeof(msg)) < 0 &&
+	   strstr(msg, "4 centroids from 3 rows"),
+	   "k-means++: fewer rows than K is an error (%s)", msg);
 
 	rng_seed(&a, 4, 4);
-	ok = !kmeans_random_init(x, n, d, k, &a, c1, msg, sizeof(msg));
+	good = !kmeans_random_init(x, n, d, k, &a, c1, msg, sizeof(msg));
 	rng_seed(&a, 4, 4);
-	ok &= !kmeans_random_init(x, n, d, k, &a, c2, msg, sizeof(msg));
+	good &= !kmeans_random_init(x, n, d, k, &a, c2, msg, sizeof(msg));
 	for (j = 0; j < k; j++) {
 		int l;
 
 		for (isrow = 0, i = 0; i < n; i++)
 			isrow |= !memcmp(c1 + j * d, x + i * d, d * sizeof(float));
-		ok &= isrow;
+		good &= isrow;
 		for (l = 0; l < j; l++)
-			ok &= memcmp(c1 + j * d, c1 + l * d, d * sizeof(float)) != 0;
+			good &= memcmp(c1 + j * d, c1 + l * d, d * sizeof(float)) != 0;
 	}
-	check(ok && !memcmp(c1, c2, sizeof(c1)),
-	      "random init: k distinct rows, the same for the same seed");
-	check(kmeans_random_init(x, 3, d, k, &a, c1, msg, sizeof(msg)) < 0,
-	      "random init: fewer rows than K is an error");
+	ok(good && !memcmp(c1, c2, sizeof(c1)),
+	   "random init: k distinct rows, the same for the same seed");
+	ok(kmeans_random_init(x, 3, d, k, &a, c1, msg, sizeof(msg)) < 0,
+	   "random init: fewer rows than K is an error");
 	free(x);
 }
 
@@ -478,15 +450,15 @@ test_misc(void)
 	float x[] = { 3, 4, 0, 0, 0, 0, 1, 2, 2 }, nrm[3];
 	float a[40], b[40];
 	struct rng r;
-	int d, ok = 1;
+	int d, good = 1;
 
 	kmeans_norms(x, 3, 3, nrm);
-	check(nrm[0] == 25 && nrm[1] == 0 && nrm[2] == 9,
-	      "norms: squared L2 norms of rows");
+	ok(nrm[0] == 25 && nrm[1] == 0 && nrm[2] == 9,
+	   "norms: squared L2 norms of rows");
 	kmeans_normalize(x, 3, 3);
-	check(x[0] == 0.6f && x[1] == 0.8f && x[3] == 0 && x[4] == 0 &&
-	      fabsf(x[6] * x[6] + x[7] * x[7] + x[8] * x[8] - 1) < 1e-6,
-	      "normalize: unit rows, a zero row stays zero");
+	ok(x[0] == 0.6f && x[1] == 0.8f && x[3] == 0 && x[4] == 0 &&
+	   fabsf(x[6] * x[6] + x[7] * x[7] + x[8] * x[8] - 1) < 1e-6,
+	   "normalize: unit rows, a zero row stays zero");
 	rng_seed(&r, 1, 2);
 	for (d = 1; d <= 40; d++) {
 		double s = 0, p = 0;
@@ -498,18 +470,18 @@ test_misc(void)
 			s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
 			p += (double)a[i] * b[i];
 		}
-		ok &= !reldiff(kmeans_dist2(a, b, d), s, 1e-5) &&
+		good &= !reldiff(kmeans_dist2(a, b, d), s, 1e-5) &&
 		      fabs(kmeans_dot(a, b, d) - p) < 1e-5 * (1 + d);
 	}
-	check(ok, "dist2 and dot agree with double sums for D = 1..40");
-	check(!kmeans_ws_new(0, 4, 1) && !kmeans_ws_new(4, 0, 1) &&
-	      !kmeans_ws_new(4, 4, 0),
-	      "workspace: K, D or threads below 1 are refused");
-	check(kmeans_kernel_parse("blas") == KMEANS_KERNEL_BLAS &&
-	      kmeans_kernel_parse("avx512") == KMEANS_KERNEL_AVX512 &&
-	      kmeans_kernel_parse("sse") == -1 &&
-	      !strcmp(kmeans_kernel_name(KMEANS_KERNEL_AVX2), "avx2"),
-	      "kernel names parse and print");
+	ok(good, "dist2 and dot agree with double sums for D = 1..40");
+	ok(!kmeans_ws_new(0, 4, 1) && !kmeans_ws_new(4, 0, 1) &&
+	   !kmeans_ws_new(4, 4, 0),
+	   "workspace: K, D or threads below 1 are refused");
+	ok(kmeans_kernel_parse("blas") == KMEANS_KERNEL_BLAS &&
+	   kmeans_kernel_parse("avx512") == KMEANS_KERNEL_AVX512 &&
+	   kmeans_kernel_parse("sse") == -1 &&
+	   !strcmp(kmeans_kernel_name(KMEANS_KERNEL_AVX2), "avx2"),
+	   "kernel names parse and print");
 }
 
 int
@@ -538,6 +510,5 @@ main(void)
 	test_minibatch();
 	test_seeding();
 	test_misc();
-	printf("1..%d\n", ntest);
-	return nfail ? 1 : 0;
+	return tap_done();
 }

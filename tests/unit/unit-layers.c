@@ -14,7 +14,6 @@
  * "# " lines, the plan "1..N" last.  Exit status 1 if any check failed.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,24 +21,8 @@
 
 #include "layers.h"
 #include "util.h"
+#include "tap.h"
 
-static int ntest, nfail;
-
-static int
-ok(int pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	ntest++;
-	if (!pass)
-		nfail++;
-	printf("%sok %d - ", pass ? "" : "not ", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	return pass;
-}
 
 static struct rng rng;
 
@@ -425,6 +408,5 @@ main(void)
 	test_attention();
 	test_elementwise();
 	test_losses();
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return tap_done();
 }

@@ -13,7 +13,6 @@
  * "# " lines, the plan "1..N" last.  Exit status 1 if any check failed.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,24 +20,8 @@
 
 #include "metrics.h"
 #include "util.h"
+#include "tap.h"
 
-static int ntest, nfail;
-
-static int
-ok(int pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	ntest++;
-	if (!pass)
-		nfail++;
-	printf("%sok %d - ", pass ? "" : "not ", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	return pass;
-}
 
 /* |got - want| <= tol, with a diagnostic line when not */
 static int
@@ -323,6 +306,5 @@ main(void)
 	test_invariance(&r);
 	test_random(&r);
 	test_empty_classes(&r);
-	printf("1..%d\n", ntest);
-	return nfail ? 1 : 0;
+	return tap_done();
 }

@@ -17,7 +17,6 @@
  * the plan "1..N" last; the exit status is 1 if any failed.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,23 +25,8 @@
 #include "probe.h"
 #include "util.h"
 #include "vit.h"
+#include "tap.h"
 
-static int ntest, nfail;
-
-static void
-check(int pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	ntest++;
-	if (!pass)
-		nfail++;
-	printf("%sok %d - ", pass ? "" : "not ", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
 
 /* ------------------------------------------------------------------ */
 
@@ -67,7 +51,7 @@ test_encode(int target)
 	if (vit_build(&a, &c, B, msg, sizeof(msg)) < 0 ||
 	    vit_build(&b, &c, B, msg, sizeof(msg)) < 0 ||
 	    vit_build(&s, &c, 2, msg, sizeof(msg)) < 0) {
-		check(0, "vit_build: %s", msg);
+		ok(0, "vit_build: %s", msg);
 		return;
 	}
 	vit_init(&a, 7);
@@ -88,12 +72,12 @@ test_encode(int target)
 	same = 1;
 	for (i = 0; i < B * L; i++)
 		same &= a.keep[i] == i % L;
-	check(same, "%s: ratio 0 with constant noise keeps every patch in order",
-	      target ? "tokens" : "pixel");
-	check(vit_encode(&b, x, B) == 0 &&
-	      !memcmp(a.a.eln, b.a.eln, (size_t)B * (1 + L) * D * sizeof(float)),
-	      "%s: vit_encode equals vit_forward's encoder bit for bit",
-	      target ? "tokens" : "pixel");
+	ok(same, "%s: ratio 0 with constant noise keeps every patch in order",
+	   target ? "tokens" : "pixel");
+	ok(vit_encode(&b, x, B) == 0 &&
+	   !memcmp(a.a.eln, b.a.eln, (size_t)B * (1 + L) * D * sizeof(float)),
+	   "%s: vit_encode equals vit_forward's encoder bit for bit",
+	   target ? "tokens" : "pixel");
 
 	feat = ecalloc((size_t)B * L * D, sizeof(float));
 	feat1 = ecalloc((size_t)B * L * D, sizeof(float));
@@ -105,15 +89,15 @@ test_encode(int target)
 	dmax = 0;
 	for (j = 0; j < (size_t)B * L * D; j++)
 		dmax = fmax(dmax, fabs(feat[j] - feat1[j]));
-	check(dmax < 1e-5, "%s: probe_encode in chunks of 2 is within 1e-5 of "
-	      "one batch of 5 (%.2g)", target ? "tokens" : "pixel", dmax);
+	ok(dmax < 1e-5, "%s: probe_encode in chunks of 2 is within 1e-5 of "
+	   "one batch of 5 (%.2g)", target ? "tokens" : "pixel", dmax);
 	sameb = 1;
 	for (i = 0; i < B; i++)
 		sameb &= !memcmp(feat1 + (size_t)i * L * D,
 		                 a.a.eln + ((size_t)i * (1 + L) + 1) * D,
 		                 (size_t)L * D * sizeof(float));
-	check(sameb, "%s: probe_encode's features are vit_forward's patch rows",
-	      target ? "tokens" : "pixel");
+	ok(sameb, "%s: probe_encode's features are vit_forward's patch rows",
+	   target ? "tokens" : "pixel");
 	same = 1;
 	for (i = 0; i < B; i++) {
 		int d, l;
@@ -127,16 +111,16 @@ test_encode(int target)
 			same &= cls[i * D + d] == a.a.eln[(size_t)i * (1 + L) * D + d];
 		}
 	}
-	check(same, "%s: pooled is the mean of the patch rows, cls row 0",
-	      target ? "tokens" : "pixel");
-	check(vit_encode(&b, x, B + 1) < 0, "vit_encode refuses B > maxB");
+	ok(same, "%s: pooled is the mean of the patch rows, cls row 0",
+	   target ? "tokens" : "pixel");
+	ok(vit_encode(&b, x, B + 1) < 0, "vit_encode refuses B > maxB");
 	free(x), free(noise), free(tok), free(feat), free(feat1), free(pooled);
 	free(cls);
 	vit_free(&a), vit_free(&b), vit_free(&s);
 	c.ratio = 0.5f;
 	if (vit_build(&a, &c, B, msg, sizeof(msg)) == 0) {
 		x = ecalloc((size_t)B * a.L * a.P, sizeof(float));
-		check(vit_encode(&a, x, 1) < 0, "vit_encode refuses ratio > 0");
+		ok(vit_encode(&a, x, 1) < 0, "vit_encode refuses ratio > 0");
 		free(x);
 		vit_free(&a);
 	}
@@ -172,18 +156,18 @@ test_lbfgs(void)
 {
 	struct lbfgs_result res;
 	double x[50] = { -1.2, 1.0 };
-	int i, ok;
+	int i, good;
 
 	lbfgs_minimize(x, 2, rosen, NULL, 10, 1e-8, 1000, &res);
-	check(res.converged && fabs(x[0] - 1) < 1e-6 && fabs(x[1] - 1) < 1e-6,
-	      "L-BFGS: Rosenbrock from (-1.2, 1) to (1, 1) in %d iterations "
-	      "(%.9f, %.9f)", res.iters, x[0], x[1]);
+	ok(res.converged && fabs(x[0] - 1) < 1e-6 && fabs(x[1] - 1) < 1e-6,
+	   "L-BFGS: Rosenbrock from (-1.2, 1) to (1, 1) in %d iterations "
+	   "(%.9f, %.9f)", res.iters, x[0], x[1]);
 	memset(x, 0, sizeof(x));
 	lbfgs_minimize(x, 50, quad, NULL, 5, 1e-10, 1000, &res);
-	ok = res.converged;
+	good = res.converged;
 	for (i = 0; i < 50; i++)
-		ok &= fabs(x[i] - 1.0 / (i + 1)) < 1e-9;
-	check(ok, "L-BFGS: a 50-dim quadratic in %d iterations", res.iters);
+		good &= fabs(x[i] - 1.0 / (i + 1)) < 1e-9;
+	ok(good, "L-BFGS: a 50-dim quadratic in %d iterations", res.iters);
 }
 
 /* the objective of probe_lr_fit, computed plainly */
@@ -223,7 +207,7 @@ test_lr(void)
 	double mean[D], sd[D], f0, h = 1e-5, gmax = 0;
 	int32_t y[N], pred[N];
 	char msg[256];
-	int i, d, ok, right = 0;
+	int i, d, good, right = 0;
 
 	rng_seed(&r, 5, 0);
 	for (i = 0; i < N; i++) {
@@ -234,27 +218,27 @@ test_lr(void)
 	}
 	probe_std_fit(xf, N, D, mean, sd);
 	probe_std_apply(xf, N, D, mean, sd, x);
-	ok = 1;
+	good = 1;
 	for (d = 0; d < D; d++) {
 		double s = 0, s2 = 0;
 
 		for (i = 0; i < N; i++)
 			s += x[i * D + d], s2 += x[i * D + d] * x[i * D + d];
-		ok &= fabs(s / N) < 1e-9 && fabs(s2 / N - 1) < 1e-4;
+		good &= fabs(s / N) < 1e-9 && fabs(s2 / N - 1) < 1e-4;
 	}
-	check(ok, "standardised features have mean 0 and variance 1");
+	ok(good, "standardised features have mean 0 and variance 1");
 
 	/* overlapping classes: an interior optimum */
 	if (probe_lr_fit(&m, x, y, N, D, K, 1e-2, 1e-9, 1000, msg,
 	                 sizeof(msg)) < 0) {
-		check(0, "probe_lr_fit: %s", msg);
+		ok(0, "probe_lr_fit: %s", msg);
 		return;
 	}
-	check(m.res.converged, "logistic regression converges (%d iterations, "
-	      "max |g| %.2g)", m.res.iters, m.res.gmax);
+	ok(m.res.converged, "logistic regression converges (%d iterations, "
+	   "max |g| %.2g)", m.res.iters, m.res.gmax);
 	f0 = lr_obj(m.W, m.b, x, y, N, D, K, 1e-2);
-	check(fabs(f0 - m.res.f) < 1e-12, "the objective is mean log loss + "
-	      "lambda/2 |W|^2 (%.12f, %.12f)", f0, m.res.f);
+	ok(fabs(f0 - m.res.f) < 1e-12, "the objective is mean log loss + "
+	   "lambda/2 |W|^2 (%.12f, %.12f)", f0, m.res.f);
 	for (i = 0; i < K * D + K; i++) {
 		double *p = i < K * D ? &m.W[i] : &m.b[i - K * D], keep = *p, fp,
 		       fm;
@@ -266,15 +250,15 @@ test_lr(void)
 		*p = keep;
 		gmax = fmax(gmax, fabs((fp - fm) / (2 * h)));
 	}
-	check(gmax < 1e-6, "the optimum's gradient by finite differences is "
-	      "0 (max %.2g)", gmax);
+	ok(gmax < 1e-6, "the optimum's gradient by finite differences is "
+	   "0 (max %.2g)", gmax);
 	probe_lr_predict(&m, x, N, pred);
 	for (i = 0; i < N; i++)
 		right += pred[i] == y[i];
-	check(right > N * 0.8, "it classifies %d of %d", right, N);
+	ok(right > N * 0.8, "it classifies %d of %d", right, N);
 	probe_lr_fit(&m2, x, y, N, D, K, 1e-2, 1e-9, 1000, msg, sizeof(msg));
-	check(!memcmp(m.W, m2.W, (K * D + K) * sizeof(double)),
-	      "two fits give the same bits");
+	ok(!memcmp(m.W, m2.W, (K * D + K) * sizeof(double)),
+	   "two fits give the same bits");
 	probe_lr_free(&m);
 	probe_lr_free(&m2);
 
@@ -290,12 +274,12 @@ test_lr(void)
 	right = 0;
 	for (i = 0; i < N; i++)
 		right += pred[i] == y[i];
-	check(right == N, "separable classes: %d of %d right", right, N);
+	ok(right == N, "separable classes: %d of %d right", right, N);
 	probe_lr_free(&m);
 	y[3] = K;
-	check(probe_lr_fit(&m, x, y, N, D, K, 1e-4, 1e-6, 10, msg,
-	                   sizeof(msg)) < 0 && strstr(msg, "outside"),
-	      "a label outside [0,K) is refused: %s", msg);
+	ok(probe_lr_fit(&m, x, y, N, D, K, 1e-4, 1e-6, 10, msg,
+	                sizeof(msg)) < 0 && strstr(msg, "outside"),
+	   "a label outside [0,K) is refused: %s", msg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -321,29 +305,29 @@ test_knn(void)
 	w0 = exp(cos(a) / 0.07) + exp(cos(10 * M_PI / 180 - a) / 0.07);
 	w1 = exp(cos(20 * M_PI / 180 - a) / 0.07);
 	probe_knn(tr, ytr, 5, te, 2, 2, 2, 3, 0.07, pred);
-	check(pred[0] == (w0 > w1 ? 0 : 1) && pred[0] == 0,
-	      "k-NN k=3 T=0.07: class 0 (weights %.4g vs %.4g)", w0, w1);
+	ok(pred[0] == (w0 > w1 ? 0 : 1) && pred[0] == 0,
+	   "k-NN k=3 T=0.07: class 0 (weights %.4g vs %.4g)", w0, w1);
 	/* k = 5, T = 1: all vote; class 1 has three rows */
 	w0 = exp(cos(a)) + exp(cos(10 * M_PI / 180 - a));
 	w1 = exp(cos(20 * M_PI / 180 - a)) + exp(cos(90 * M_PI / 180 - a)) +
 	     exp(cos(100 * M_PI / 180 - a));
 	probe_knn(tr, ytr, 5, te, 2, 2, 2, 5, 1.0, pred);
-	check(pred[0] == (w0 > w1 ? 0 : 1), "k-NN k=5 T=1: class %d (weights "
-	      "%.4g vs %.4g)", w0 > w1 ? 0 : 1, w0, w1);
+	ok(pred[0] == (w0 > w1 ? 0 : 1), "k-NN k=5 T=1: class %d (weights "
+	   "%.4g vs %.4g)", w0 > w1 ? 0 : 1, w0, w1);
 	/* T = 0.07, k = 5 the near ones win again */
 	probe_knn(tr, ytr, 5, te, 2, 2, 2, 5, 0.07, pred);
-	check(pred[0] == 0, "k-NN k=5 T=0.07: class 0");
+	ok(pred[0] == 0, "k-NN k=5 T=0.07: class 0");
 	/* k above n is cut to n; the zero test row: all similarities 0,
 	 * equal weights, class 1 has more rows */
 	probe_knn(tr, ytr, 5, te, 2, 2, 2, 50, 0.07, pred);
-	check(pred[1] == 1, "k-NN: k > n is cut, a zero row votes by counts");
+	ok(pred[1] == 1, "k-NN: k > n is cut, a zero row votes by counts");
 	/* a tie in the vote goes to the lower class */
 	{
 		float t2[4] = { 1, 0, 0, 1 }, q[2] = { 1, 1 };
 		int32_t y2[2] = { 1, 0 }, p;
 
 		probe_knn(t2, y2, 2, q, 1, 2, 2, 2, 0.07, &p);
-		check(p == 0, "k-NN: a tied vote goes to the lower class");
+		ok(p == 0, "k-NN: a tied vote goes to the lower class");
 	}
 }
 
@@ -357,6 +341,5 @@ main(int argc, char *argv[])
 	test_lbfgs();
 	test_lr();
 	test_knn();
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return tap_done();
 }

@@ -33,6 +33,7 @@
 
 #include "tensor.h"
 #include "util.h"
+#include "tap.h"
 
 /* a header that claims 2^62 bytes must fail with ENOMEM, not abort ASan */
 const char *__asan_default_options(void);
@@ -43,44 +44,9 @@ __asan_default_options(void)
 }
 
 static const char *exdir = "formats/examples";
-static int ntest, nfail;
 
 /* ------------------------------------------------------------------ */
 /* TAP                                                                 */
-
-static void
-vreport(int pass, const char *fmt, va_list ap)
-{
-	ntest++;
-	if (!pass)
-		nfail++;
-	printf("%sok %d - ", pass ? "" : "not ", ntest);
-	vprintf(fmt, ap);
-	putchar('\n');
-}
-
-static int
-ok(int pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vreport(pass, fmt, ap);
-	va_end(ap);
-	return pass;
-}
-
-static void
-diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
 
 /* ------------------------------------------------------------------ */
 /* byte buffers and in-memory streams                                  */
@@ -2218,8 +2184,8 @@ main(int argc, char *argv[])
 	test_errors();
 	test_writer();
 
-	printf("1..%d\n", ntest);
+	tap_done();
 	if (nfail)
-		printf("# %d of %d failed\n", nfail, ntest);
+		diag("%d of %d failed", nfail, ntest);
 	return nfail != 0;
 }

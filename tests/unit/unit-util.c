@@ -46,29 +46,12 @@
 #include <sys/wait.h>
 
 #include "util.h"
+#include "tap.h"
 
-static int ntest, nfail;
 static char dir[256]; /* a private temporary directory */
 
 /* ------------------------------------------------------------------ */
 /* TAP                                                                 */
-
-static int
-ok(int pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	ntest++;
-	if (!pass)
-		nfail++;
-	printf("%sok %d - ", pass ? "" : "not ", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	return pass;
-}
 
 static void
 skip(const char *why, const char *fmt, ...)
@@ -81,19 +64,6 @@ skip(const char *why, const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf(" # SKIP %s\n", why);
-	fflush(stdout);
-}
-
-static void
-diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
 	fflush(stdout);
 }
 
@@ -947,8 +917,8 @@ main(int argc, char *argv[])
 	cleanup();
 	if (rmdir(dir) < 0 && errno != ENOENT)
 		diag("left %s behind: %s", dir, strerror(errno));
-	printf("1..%d\n", ntest);
+	tap_done();
 	if (nfail)
-		printf("# %d of %d failed\n", nfail, ntest);
+		diag("%d of %d failed", nfail, ntest);
 	return nfail != 0;
 }

@@ -11,7 +11,6 @@
  * Output: TAP, "1..N" last; exit status 1 if any check failed.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,24 +18,8 @@
 
 #include "optim.h"
 #include "vit.h"
+#include "tap.h"
 
-static int ntest, nfail;
-
-static int
-ok(int pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	ntest++;
-	if (!pass)
-		nfail++;
-	printf("%sok %d - ", pass ? "" : "not ", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	return pass;
-}
 
 static void
 model_gradcheck(int target, int normpix, float smoothing)
@@ -202,6 +185,5 @@ main(void)
 	test_mask();
 	test_sincos();
 	test_optim();
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return tap_done();
 }
