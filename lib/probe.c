@@ -694,3 +694,42 @@ probe_knn(const float *train, const int32_t *ytrain, size_t n,
 	free(tr), free(te), free(sim), free(votes), free(top), free(topv);
 	return 0;
 }
+
+int
+probe_check_patches(const struct vit *v, const struct tensor *x, char *msg,
+                    size_t msglen)
+{
+	const struct vit_config *c = &v->c;
+	char buf[64], shape[256];
+	int p = c->patch, ch = c->channels, gh = c->gh, gw = c->gw;
+
+	tensor_shape_str(x, shape, sizeof(shape));
+	if ((x->dtype != TSR_F32 && x->dtype != TSR_U8) || x->rank != 3) {
+		snprintf(msg, msglen, "%s %s, expected u8 or f32 [n, L, P]",
+		         tsr_dtype_name(x->dtype), shape);
+		return -1;
+	}
+	if (tensor_meta_get(x, "patch_size", buf, sizeof(buf)))
+		p = atoi(buf);
+	if (tensor_meta_get(x, "channels", buf, sizeof(buf)))
+		ch = atoi(buf);
+	if (tensor_meta_get(x, "grid", buf, sizeof(buf)) &&
+	    sscanf(buf, "%dx%d", &gh, &gw) != 2) {
+		snprintf(msg, msglen, "grid=%s, expected HxW", buf);
+		return -1;
+	}
+	if (p != c->patch || ch != c->channels || gh != c->gh || gw != c->gw) {
+		snprintf(msg, msglen, "patch %d, grid %dx%d, %d channels, but the "
+		         "checkpoint was trained on patch %d, grid %dx%d, %d "
+		         "channels", p, gh, gw, ch, c->patch, c->gh, c->gw,
+		         c->channels);
+		return -1;
+	}
+	if (x->dims[1] != (uint64_t)v->L || x->dims[2] != (uint64_t)v->P) {
+		snprintf(msg, msglen, "shape %s, but the checkpoint expects "
+		         "[n,%d,%d] (patch %d, grid %dx%d, %d channels)", shape,
+		         v->L, v->P, c->patch, c->gh, c->gw, c->channels);
+		return -1;
+	}
+	return 0;
+}

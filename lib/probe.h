@@ -32,6 +32,14 @@
  * parameters (enc.*) must all be there with their shapes; the decoder's
  * are loaded if present, opt.* and rng are ignored.
  */
+/*
+ * 0 if x, u8 or f32 patches (n, L, P) with the patch_size, channels and
+ * grid meta where given, fit the encoder of v; else -1 and msg says what
+ * differs from what the checkpoint was trained on.
+ */
+struct tensor;
+int probe_check_patches(const struct vit *v, const struct tensor *x,
+                        char *msg, size_t msglen);
 int probe_load_ckpt(struct vit *v, FILE *fp, const char *name, int maxB,
                     char *msg, size_t msglen);
 

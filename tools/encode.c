@@ -91,11 +91,10 @@ encode_group(struct state *st, struct tsr_group *g, uint64_t base)
 	struct vit *v = &st->v;
 	struct tensor *x = NULL;
 	const struct vit_config *c = &v->c;
-	char shape[256], where[320], msg[256], buf[64];
+	char where[320], msg[256];
 	uint64_t n, i, d3[3], d2[2];
 	size_t j, count;
 	const float *xf;
-	int p, ch, gh, gw;
 
 	for (j = 0; j < g->n; j++) {
 		if (!strcmp(g->t[j].name, o->name) && !x) {
@@ -117,27 +116,8 @@ encode_group(struct state *st, struct tsr_group *g, uint64_t base)
 	}
 	snprintf(where, sizeof(where), "%s: record %" PRIu64 " '%s'",
 	         st->inname, base, x->name);
-	tensor_shape_str(x, shape, sizeof(shape));
-	if ((x->dtype != TSR_F32 && x->dtype != TSR_U8) || x->rank != 3)
-		die("%s: %s %s, expected u8 or f32 [n, L, P]", where,
-		    tsr_dtype_name(x->dtype), shape);
-	/* the geometry, from the meta where it is given */
-	p = c->patch, ch = c->channels, gh = c->gh, gw = c->gw;
-	if (tensor_meta_get(x, "patch_size", buf, sizeof(buf)))
-		p = atoi(buf);
-	if (tensor_meta_get(x, "channels", buf, sizeof(buf)))
-		ch = atoi(buf);
-	if (tensor_meta_get(x, "grid", buf, sizeof(buf)) &&
-	    sscanf(buf, "%dx%d", &gh, &gw) != 2)
-		die("%s: grid=%s, expected HxW", where, buf);
-	if (p != c->patch || ch != c->channels || gh != c->gh || gw != c->gw)
-		die("%s: patch %d, grid %dx%d, %d channels, but the checkpoint was "
-		    "trained on patch %d, grid %dx%d, %d channels", where, p, gh, gw,
-		    ch, c->patch, c->gh, c->gw, c->channels);
-	if (x->dims[1] != (uint64_t)v->L || x->dims[2] != (uint64_t)v->P)
-		die("%s: shape %s, but the checkpoint expects [n,%d,%d] (patch %d, "
-		    "grid %dx%d, %d channels)", where, shape, v->L, v->P, c->patch,
-		    c->gh, c->gw, c->channels);
+	if (probe_check_patches(v, x, msg, sizeof(msg)) < 0)
+		die("%s: %s", where, msg);
 	n = x->dims[0];
 	count = (size_t)n * v->L * v->P;
 	if (x->dtype == TSR_U8) {

@@ -83,33 +83,6 @@ grow(struct set *s, size_t add)
 	s->cap = cap;
 }
 
-static void
-check_geometry(const struct vit *v, const struct tensor *x, const char *where)
-{
-	const struct vit_config *c = &v->c;
-	char buf[64], shape[256];
-	int p = c->patch, ch = c->channels, gh = c->gh, gw = c->gw;
-
-	tensor_shape_str(x, shape, sizeof(shape));
-	if ((x->dtype != TSR_F32 && x->dtype != TSR_U8) || x->rank != 3)
-		die("%s: %s %s, expected u8 or f32 [n, L, P]", where,
-		    tsr_dtype_name(x->dtype), shape);
-	if (tensor_meta_get(x, "patch_size", buf, sizeof(buf)))
-		p = atoi(buf);
-	if (tensor_meta_get(x, "channels", buf, sizeof(buf)))
-		ch = atoi(buf);
-	if (tensor_meta_get(x, "grid", buf, sizeof(buf)) &&
-	    sscanf(buf, "%dx%d", &gh, &gw) != 2)
-		die("%s: grid=%s, expected HxW", where, buf);
-	if (p != c->patch || ch != c->channels || gh != c->gh || gw != c->gw)
-		die("%s: patch %d, grid %dx%d, %d channels, but the checkpoint was "
-		    "trained on patch %d, grid %dx%d, %d channels", where, p, gh, gw,
-		    ch, c->patch, c->gh, c->gw, c->channels);
-	if (x->dims[1] != (uint64_t)v->L || x->dims[2] != (uint64_t)v->P)
-		die("%s: shape %s, but the checkpoint expects [n,%d,%d]", where,
-		    shape, v->L, v->P);
-}
-
 /* layer-norm eps of the model (probe_encode) */
 static double lneps;
 
@@ -121,7 +94,7 @@ read_set(struct set *s, const char *path, const struct opts *o,
 	struct tsr_group g;
 	struct tensor *f, *lab;
 	FILE *fp = ifile_open(path);
-	char where[320], shape[256];
+	char where[320], shape[256], msg[256];
 	float *xf = NULL, *out;
 	size_t xcap = 0, i, n, j;
 	int rc, cls = o->model && !strcmp(o->feature, "cls");
@@ -148,7 +121,8 @@ read_set(struct set *s, const char *path, const struct opts *o,
 		         s->name, base + (uint64_t)(f - g.t), f->name);
 		tensor_shape_str(f, shape, sizeof(shape));
 		if (o->model) {
-			check_geometry(v, f, where);
+			if (probe_check_patches(v, f, msg, sizeof(msg)) < 0)
+				die("%s: %s", where, msg);
 			n = f->dims[0];
 			if (!s->D)
 				s->D = v->c.dim;
