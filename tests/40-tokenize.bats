@@ -332,7 +332,7 @@ tsrw.write("c64.tsr", [("centroids", np.ones((2, 64), "<f4"), {})])'
 @test "tokenize: usage errors exit 2" {
 	mktsr c.tsr centroids:f32:2,3:rand=1
 	run -2 tokenize p.tsr
-	assert_output --partial "-c centroids is required"
+	assert_output --partial "-c centroids or -R kind is required"
 	run -2 tokenize -c c.tsr -j 0 p.tsr
 	assert_output --partial "-j 0: too small (min 1)"
 	run -2 tokenize -c c.tsr -f tokens p.tsr
@@ -341,6 +341,88 @@ tsrw.write("c64.tsr", [("centroids", np.ones((2, 64), "<f4"), {})])'
 	assert_output --partial "the input is already stdin"
 	run -2 tokenize -c c.tsr a.tsr b.tsr
 	assert_output --partial "usage: tokenize"
+}
+
+@test "tokenize: -R class gives every patch its image's label, K the classes" {
+	tokenize -R class "$FM" > t.tsr
+	tensorinfo -x tokens -o t.npy t.tsr
+	tensorinfo -x labels -o y.npy t.tsr
+	run python3 -c '
+import numpy as np
+t, y = np.load("t.npy"), np.load("y.npy")
+print(t.shape, (t == y[:, None]).all())'
+	assert_output "(2000, 49) True"
+	run bash -c "tensorinfo t.tsr | grep -c ' tokens i32 .* k=10 tokenizer=class$'"
+	assert_output 8
+	run tcas t.tsr
+	assert_line "tcas 0"
+	assert_line "purity 1"
+}
+
+@test "tokenize: -R random is uniform, seeded, and tells nothing of the class" {
+	tokenize -R random -k 8 -S 1 "$FM" > a.tsr
+	tokenize -R random -k 8 -S 1 "$FM" > b.tsr
+	tokenize -R random -k 8 -S 2 "$FM" > c.tsr
+	cmp a.tsr b.tsr
+	! cmp -s a.tsr c.tsr
+	tensorinfo -x tokens -o a.npy a.tsr
+	run python3 -c '
+import numpy as np
+a = np.load("a.npy").ravel()
+n = np.bincount(a, minlength=8)
+# 98000 draws in 8 bins: chi-square with 7 dof far below its 0.001 point
+chi = ((n - len(a) / 8) ** 2 / (len(a) / 8)).sum()
+print(a.min(), a.max(), chi < 24.3)'
+	assert_output "0 7 True"
+	run bash -c "tcas a.tsr | awk '/^tcas / { print (\$2 > 0.99) }'"
+	assert_output 1
+	run bash -c "tensorinfo a.tsr | grep -c 'k=8 tokenizer=random seed=1$'"
+	assert_output 8
+}
+
+@test "tokenize: -R position gives the patch index, modulo -k, and TCAS 1" {
+	tokenize -R position "$FM" > t.tsr
+	tokenize -R position -k 5 "$FM" > t5.tsr
+	tensorinfo -x tokens -o t.npy t.tsr
+	tensorinfo -x tokens -o t5.npy t5.tsr
+	run python3 -c '
+import numpy as np
+t, t5 = np.load("t.npy"), np.load("t5.npy")
+print((t == np.arange(49)).all(), (t5 == np.arange(49) % 5).all())'
+	assert_output "True True"
+	run tcas t.tsr
+	assert_line "tcas 1"
+	assert_line "k 49"
+}
+
+@test "tokenize: -R class without labels, or a label outside -k, fails naming the record" {
+	tensorinfo -x patches -o p.npy "$FM"
+	python3 -c '
+import numpy as np, tsrw
+p = np.load("p.npy")[:4]
+tsrw.write("nolab.tsr", [("patches", p, {})])
+tsrw.write("lab.tsr", [("patches", p, {}), ("labels", np.array([0, 1, 9, 2], "<i4"), {})])'
+	run -1 tokenize -R class nolab.tsr
+	assert_output "tokenize: nolab.tsr: records 0-0: no 'labels' record in the group (-R class needs the image labels)"
+	run -1 tokenize -R class lab.tsr
+	assert_output "tokenize: lab.tsr: record 1 'labels': no meta nclasses (give -k)"
+	run -1 tokenize -R class -k 5 lab.tsr
+	assert_output "tokenize: lab.tsr: record 1 'labels': element 2 is 9, expected 0 to 4"
+	run -0 bash -c "tokenize -R class -k 10 lab.tsr | tcas"
+	assert_line "k 10"
+}
+
+@test "tokenize: -R usage errors exit 2" {
+	mktsr c.tsr centroids:f32:2,3:rand=1
+	run -2 tokenize -R oracle "$FM"
+	assert_output --partial "-R oracle: expected class, random or position"
+	run -2 tokenize -R class -c c.tsr "$FM"
+	assert_output --partial "-c and -R: one tokenizer at a time"
+	run -2 tokenize -c c.tsr -k 4 "$FM"
+	assert_output --partial "-k: the centroids give K (-k is for -R)"
+	run -2 tokenize -R random -p "$FM"
+	assert_output --partial "-p: for centroids, not -R"
+	run -2 tokenize -R random -k 0 "$FM"
 }
 
 @test "tokenize: -j 2 gives the same tokens as -j 1, up to float rounding on near ties" {

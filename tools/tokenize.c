@@ -17,6 +17,22 @@
  * L2-normalised row and centroid (cosine); ties go to the lowest index.
  * The rows of each group go through kmeans_assign() (the same kernel as
  * kmeans-fit's assignment step) with one workspace for the whole stream.
+ *
+ * With -R KIND instead of -c, the tokens come from a reference
+ * tokenizer that ignores the patch values (the yardsticks of the
+ * paper's Figure 3), the shape still from NAME:
+ *
+ *	class     every patch of an image gets the image's label (the
+ *	          group's 'labels' i32 [n]): the class-wise oracle, K the
+ *	          labels' meta nclasses or -k
+ *	random    uniform in [0, K) (-k, default 64), a hash of the seed
+ *	          (-S), the group's place in the stream and the element:
+ *	          no information at all
+ *	position  the patch's index within its image (row-major over the
+ *	          dims between n and D), modulo K (-k, default their
+ *	          count): every class uses every token alike, so the
+ *	          tokens are orthogonal to the classes (the cross-class
+ *	          tokenizer; TCAS exactly 1)
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -42,7 +58,13 @@ struct opts {
 	int replace;           /* -r: replace existing tokens */
 	int verbose;           /* -v */
 	int compress;          /* -z: zlib level */
+	int reference;         /* -R: REF_* */
+	int k;                 /* -k: K of a reference tokenizer, 0 unset */
+	uint64_t seed;         /* -S */
 };
+
+enum { REF_NONE, REF_CLASS, REF_RANDOM, REF_POSITION };
+static const char *const refname[] = { "", "class", "random", "position" };
 
 /* the centroids, ready for kmeans_assign */
 struct codebook {
@@ -134,6 +156,79 @@ struct state {
 	uint64_t groups, rows;
 };
 
+/* a 64-bit mix of x (splitmix64's finaliser): the random tokens */
+static uint64_t
+mix64(uint64_t x)
+{
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/*
+ * tok (rows) from the reference tokenizer -R, for x [n, ..., D] of the
+ * group g: 'per' rows per image.  Returns K.
+ */
+static int
+reference_tokens(struct state *st, struct tsr_group *g, uint64_t base,
+                 const struct tensor *x, int32_t *tok, uint64_t rows)
+{
+	struct opts *o = st->o;
+	const struct tensor *lab = NULL;
+	uint64_t per = x->dims[0] ? rows / x->dims[0] : 0, i, key;
+	char val[64];
+	size_t j;
+	long long v;
+	int k = o->k;
+
+	switch (o->reference) {
+	case REF_CLASS:
+		for (j = 0; j < g->n && !lab; j++)
+			if (!strcmp(g->t[j].name, "labels"))
+				lab = &g->t[j];
+		if (!lab)
+			die("%s: records %" PRIu64 "-%" PRIu64 ": no 'labels' record "
+			    "in the group (-R class needs the image labels)",
+			    st->inname, base, base + g->n - 1);
+		if (lab->dtype != TSR_I32 || lab->rank != 1 ||
+		    lab->dims[0] != x->dims[0])
+			die("%s: record %" PRIu64 " 'labels': expected i32 [%" PRIu64
+			    "], one per image of '%s'", st->inname,
+			    base + (uint64_t)(lab - g->t), x->dims[0], x->name);
+		if (!k) {
+			if (!tensor_meta_get(lab, "nclasses", val, sizeof(val)) ||
+			    (v = atoll(val)) < 1 || v > INT32_MAX)
+				die("%s: record %" PRIu64 " 'labels': no meta nclasses "
+				    "(give -k)", st->inname,
+				    base + (uint64_t)(lab - g->t));
+			k = v;
+		}
+		for (i = 0; i < rows; i++) {
+			int32_t y = ((const int32_t *)lab->data)[i / per];
+
+			if (y < 0 || y >= k)
+				die("%s: record %" PRIu64 " 'labels': element %" PRIu64
+				    " is %" PRId32 ", expected 0 to %d", st->inname,
+				    base + (uint64_t)(lab - g->t), i / per, y, k - 1);
+			tok[i] = y;
+		}
+		break;
+	case REF_RANDOM:
+		k = k ? k : 64;
+		key = mix64(o->seed ^ mix64(st->groups + 1));
+		for (i = 0; i < rows; i++)
+			tok[i] = mix64(key + i) % (uint64_t)k;
+		break;
+	case REF_POSITION:
+		if (!k)
+			k = per < 1 ? 1 : per > INT32_MAX ? INT32_MAX : (int)per;
+		for (i = 0; i < rows; i++)
+			tok[i] = (i % per) % (uint64_t)k;
+		break;
+	}
+	return k;
+}
+
 /* "[a,b,c]" of element i of a tensor of dims d (rank) */
 static void
 index_str(uint64_t i, const uint64_t *d, int rank, char *s, size_t len)
@@ -212,7 +307,7 @@ tokenize_group(struct state *st, struct tsr_group *g, uint64_t base)
 	uint64_t xi = 0, rows = 1, i, count;
 	size_t j, d = st->cb.d;
 	const float *rowsp;
-	int r;
+	int r, k;
 
 	for (j = 0; j < g->n; j++) {
 		if (!x && !strcmp(g->t[j].name, o->name)) {
@@ -241,13 +336,20 @@ tokenize_group(struct state *st, struct tsr_group *g, uint64_t base)
 		    tsr_dtype_name(x->dtype));
 	if (x->rank < 2)
 		die("%s: shape %s, expected [n, ..., D]", where, shape);
-	if (x->dims[x->rank - 1] != d)
+	if (!o->reference && x->dims[x->rank - 1] != d)
 		die("%s: centroids D=%d but %s D=%" PRIu64 "%s", where, st->cb.d,
 		    x->name, x->dims[x->rank - 1],
 		    !strcmp(x->name, "patches") ? " (different -p?)" : "");
 	for (r = 0; r < x->rank - 1; r++)
 		rows *= x->dims[r];
 	count = rows * d;
+	if (o->reference) {
+		if (tensor_shape(&st->tok, "tokens", TSR_I32, x->rank - 1, x->dims,
+		                 val, sizeof(val)) < 0)
+			die("%s: %s", where, val);
+		k = reference_tokens(st, g, base, x, st->tok.data, rows);
+		goto meta;
+	}
 
 	/* rows as f32, checked and, for -p, normalised */
 	if (x->dtype == TSR_F32 &&
@@ -286,14 +388,22 @@ tokenize_group(struct state *st, struct tsr_group *g, uint64_t base)
 	if (rows)
 		kmeans_assign(st->ws, rowsp, rows, st->cb.c, st->cb.cnorm,
 		              o->spherical, st->tok.data, NULL);
+	k = st->cb.k;
+meta:
 	r = tensor_meta_setf(&st->tok, "tool", "tokenize/%s", VERSION);
 	if (tensor_meta_get(x, "batch", val, sizeof(val)))
 		r |= tensor_meta_set(&st->tok, "batch", val);
 	if (token_dims(x, val, sizeof(val)))
 		r |= tensor_meta_set(&st->tok, "dims", val);
-	r |= tensor_meta_setf(&st->tok, "k", "%d", st->cb.k);
-	r |= tensor_meta_set(&st->tok, "centroids", ifile_name(o->centroids));
-	r |= tensor_meta_setf(&st->tok, "spherical", "%d", o->spherical);
+	r |= tensor_meta_setf(&st->tok, "k", "%d", k);
+	if (o->reference) {
+		r |= tensor_meta_set(&st->tok, "tokenizer", refname[o->reference]);
+		if (o->reference == REF_RANDOM)
+			r |= tensor_meta_setf(&st->tok, "seed", "%" PRIu64, o->seed);
+	} else {
+		r |= tensor_meta_set(&st->tok, "centroids", ifile_name(o->centroids));
+		r |= tensor_meta_setf(&st->tok, "spherical", "%d", o->spherical);
+	}
 	if (r < 0)
 		die("%s: cannot store the tokens metadata (centroids file name "
 		    "with a newline or too long?)", where);
@@ -308,14 +418,35 @@ tokenize_group(struct state *st, struct tsr_group *g, uint64_t base)
 	st->rows += rows;
 }
 
+/* the centroids of -c, ready for the assignment of every group */
+static void
+prepare_codebook(struct opts *o, struct state *st)
+{
+	load_centroids(o->centroids, &st->cb);
+	if (o->spherical && st->cb.fitted == 0)
+		warn("%s: the centroids were fitted with L2 (spherical=0); -p "
+		     "assigns by dot product anyway", ifile_name(o->centroids));
+	if (st->cb.fitted == 1)
+		o->spherical = 1;
+	if (o->spherical)
+		kmeans_normalize(st->cb.c, st->cb.k, st->cb.d);
+	else
+		kmeans_norms(st->cb.c, st->cb.k, st->cb.d, st->cb.cnorm);
+	if (!(st->ws = kmeans_ws_new(st->cb.k, st->cb.d, o->threads)))
+		die("cannot allocate the workspace for K=%d D=%d", st->cb.k,
+		    st->cb.d);
+}
+
 /* ------------------------------------------------------------------ */
 
 static void
 usage(FILE *fp, int status)
 {
 	fprintf(fp, "usage: %s [-prvz] -c centroids [-f name] [-j threads] "
-	            "[-o file] [file]\n",
-	        argv0);
+	            "[-o file] [file]\n"
+	            "       %s [-rvz] -R class|random|position [-f name] [-k K] "
+	            "[-o file] [-S seed] [file]\n",
+	        argv0, argv0);
 	exit(status);
 }
 
@@ -327,6 +458,9 @@ parseargs(int argc, char *argv[], struct opts *o)
 		{ "field", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "threads", required_argument, NULL, 'j' },
+		{ "clusters", required_argument, NULL, 'k' },
+		{ "reference", required_argument, NULL, 'R' },
+		{ "seed", required_argument, NULL, 'S' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "spherical", no_argument, NULL, 'p' },
 		{ "replace", no_argument, NULL, 'r' },
@@ -335,13 +469,13 @@ parseargs(int argc, char *argv[], struct opts *o)
 		{ "compress", no_argument, NULL, 'z' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int c;
+	int c, i;
 
 	memset(o, 0, sizeof(*o));
 	o->name = "patches";
 	o->threads = 1;
 	opterr = 0; /* our own messages, without the full argv[0] */
-	while ((c = getopt_long(argc, argv, ":c:f:hj:o:prVvz", longopts,
+	while ((c = getopt_long(argc, argv, ":c:f:hj:k:o:pR:rS:Vvz", longopts,
 	                        NULL)) != -1) {
 		switch (c) {
 		case 'c': o->centroids = optarg; break;
@@ -355,9 +489,22 @@ parseargs(int argc, char *argv[], struct opts *o)
 			break;
 		case 'h': usage(stdout, 0); break;
 		case 'j': o->threads = estrtonum(optarg, 1, 1024, "-j"); break;
+		case 'k': o->k = estrtonum(optarg, 1, INT32_MAX, "-k"); break;
 		case 'o': o->out = optarg; break;
 		case 'p': o->spherical = 1; break;
+		case 'R':
+			for (i = REF_CLASS; i <= REF_POSITION; i++)
+				if (!strcmp(optarg, refname[i]))
+					o->reference = i;
+			if (!o->reference) {
+				warn("-R %s: expected class, random or position", optarg);
+				usage(stderr, 2);
+			}
+			break;
 		case 'r': o->replace = 1; break;
+		case 'S':
+			o->seed = estrtonum(optarg, 0, LLONG_MAX, "-S");
+			break;
 		case 'V':
 			printf("tokenize %s\n", VERSION);
 			exit(fshut(stdout, "<stdout>"));
@@ -373,11 +520,20 @@ parseargs(int argc, char *argv[], struct opts *o)
 		usage(stderr, 2);
 	}
 	o->in = optind < argc ? argv[optind] : NULL;
-	if (!o->centroids) {
-		warn("-c centroids is required");
+	if (!o->centroids == !o->reference) {
+		warn(o->reference ? "-c and -R: one tokenizer at a time" :
+		                    "-c centroids or -R kind is required");
 		usage(stderr, 2);
 	}
-	if (!strcmp(o->centroids, "-") && (!o->in || !strcmp(o->in, "-"))) {
+	if (o->centroids && o->k) {
+		warn("-k: the centroids give K (-k is for -R)");
+		usage(stderr, 2);
+	}
+	if (o->spherical && o->reference) {
+		warn("-p: for centroids, not -R");
+		usage(stderr, 2);
+	}
+	if (o->centroids && !strcmp(o->centroids, "-") && (!o->in || !strcmp(o->in, "-"))) {
 		warn("-c -: the input is already stdin");
 		usage(stderr, 2);
 	}
@@ -403,19 +559,8 @@ main(int argc, char *argv[])
 	memset(&st, 0, sizeof(st));
 	st.o = &o;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	load_centroids(o.centroids, &st.cb);
-	if (o.spherical && st.cb.fitted == 0)
-		warn("%s: the centroids were fitted with L2 (spherical=0); -p "
-		     "assigns by dot product anyway", ifile_name(o.centroids));
-	if (st.cb.fitted == 1)
-		o.spherical = 1;
-	if (o.spherical)
-		kmeans_normalize(st.cb.c, st.cb.k, st.cb.d);
-	else
-		kmeans_norms(st.cb.c, st.cb.k, st.cb.d, st.cb.cnorm);
-	if (!(st.ws = kmeans_ws_new(st.cb.k, st.cb.d, o.threads)))
-		die("cannot allocate the workspace for K=%d D=%d", st.cb.k,
-		    st.cb.d);
+	if (o.centroids)
+		prepare_codebook(&o, &st);
 	st.inname = ifile_name(o.in);
 	in = ifile_open(o.in);
 	tsr_reader_init(&r, in, st.inname);
@@ -436,10 +581,17 @@ main(int argc, char *argv[])
 	if (o.verbose) {
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		s = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
-		fprintf(stderr, "tokenize: %" PRIu64 " groups, %" PRIu64 " rows, "
-		        "K=%d D=%d%s, %.0f rows/s\n", st.groups, st.rows, st.cb.k,
-		        st.cb.d, o.spherical ? " spherical" : "",
-		        s > 0 ? st.rows / s : 0.0);
+		if (o.reference)
+			fprintf(stderr, "tokenize: %" PRIu64 " groups, %" PRIu64
+			        " rows, reference tokenizer %s, %.0f rows/s\n",
+			        st.groups, st.rows, refname[o.reference],
+			        s > 0 ? st.rows / s : 0.0);
+		else
+			fprintf(stderr, "tokenize: %" PRIu64 " groups, %" PRIu64
+			        " rows, K=%d D=%d%s, %.0f rows/s\n", st.groups,
+			        st.rows, st.cb.k, st.cb.d,
+			        o.spherical ? " spherical" : "",
+			        s > 0 ? st.rows / s : 0.0);
 	}
 
 	/* clean up */
