@@ -4,7 +4,8 @@
 #   make check        the Bats suite, on the normal and on the ASan+UBSan build
 #   make check-fast   the suite without tests tagged slow, normal build only
 #   make bench        speed and memory against peers, printed as ratios
-#   make demo         the main job on Fashion-MNIST (see README.md)
+#   make demo         the main comparison on Fashion-MNIST, reduced budget
+#   make paper        every experiment at the full budget (README.md)
 #   make deps         install the Debian packages the build and tests need
 #   make install      into $(DESTDIR)$(PREFIX)
 #   make SAN=1        the sanitizer build, into build/san/
@@ -106,6 +107,9 @@ deps:
 demo: all
 	$(MAKE) -f pipelines/demo.mk
 
+paper: all
+	$(MAKE) -f pipelines/paper.mk
+
 # ---------------------------------------------------------------- install
 install: $(TOOLS:%=bin/%)
 	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANPREFIX)/man1 \
@@ -124,5 +128,5 @@ uninstall:
 clean:
 	rm -rf build bin
 
-.PHONY: all check check-fast lint-man bench deps demo install uninstall clean
+.PHONY: all check check-fast lint-man bench deps demo paper install uninstall clean
 .SECONDARY:
