@@ -1,5 +1,5 @@
 # Linear-probe accuracy against the epochs of the K-means fit.
-#   gnuplot -e "in='ablation-epochs.tsv'; out='x.png'; budget='0.25'; k='64'" ablation-epochs.gp
+#   gnuplot -e "in='ablation-epochs.tsv'; out='x.png'; data='Fashion-MNIST'; budget='0.25'; k='64'" ablation-epochs.gp
 # in: the table of ablation.mk (columns epochs, inertia, tcas, linear, knn)
 set terminal pngcairo size 800,520 font ",11"
 set output out
@@ -8,7 +8,7 @@ set datafile commentschars "#"
 set grid
 set logscale x
 set key bottom right
-set title sprintf("Fashion-MNIST: ablation on K-means epochs (pixel, K=%s; ClusterMIM, %s epoch(s))", k, budget)
+set title sprintf("%s: ablation on K-means epochs (pixel, K=%s; ClusterMIM, %s epoch(s))", data, k, budget)
 set xlabel "K-means epochs"
 set ylabel "test accuracy (%)"
 plot in using 1:4 skip 1 with linespoints pt 7 lw 2 title "linear probe", \

@@ -1,5 +1,5 @@
 # Linear-probe accuracy against K, pixel and feature K-means.
-#   gnuplot -e "in='ablation-k.tsv'; out='x.png'; budget='0.25'" ablation-k.gp
+#   gnuplot -e "in='ablation-k.tsv'; out='x.png'; data='Fashion-MNIST'; budget='0.25'" ablation-k.gp
 # in: the table of ablation.mk (columns tokenizer, k, tcas, nmi, linear, knn)
 set terminal pngcairo size 800,520 font ",11"
 set output out
@@ -8,7 +8,7 @@ set datafile commentschars "#"
 set grid
 set logscale x 2
 set key bottom right
-set title sprintf("Fashion-MNIST: ablation on K (ClusterMIM, %s epoch(s) of training)", budget)
+set title sprintf("%s: ablation on K (ClusterMIM, %s epoch(s) of training)", data, budget)
 set xlabel "K, the number of tokens"
 set ylabel "linear-probe test accuracy (%)"
 plot in using ($2):(strstrt(strcol(1), "pixel") ? $5 : NaN) skip 1 \

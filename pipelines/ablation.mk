@@ -40,7 +40,7 @@ $(OUT)/ablation-epochs.tsv: $(call sweep_files,$(EPOCH_TOKS))
 
 $(OUT)/ablation-k.md: $(OUT)/ablation-k.tsv pipelines/tsv2md
 	{ echo '## Ablation on K: pixel and feature K-means tokenizers'; echo; \
-	  echo 'ClusterMIM trained $(SWEEP_EPOCHS) epoch(s) on the tokens of each; Fashion-MNIST test accuracy (%).'; \
+	  echo 'ClusterMIM trained $(SWEEP_EPOCHS) epoch(s) on the tokens of each; $(DATASET) test accuracy (%).'; \
 	  echo; pipelines/tsv2md $<; } > $@.tmp
 	mv $@.tmp $@
 
@@ -51,7 +51,8 @@ $(OUT)/ablation-epochs.md: $(OUT)/ablation-epochs.tsv pipelines/tsv2md
 	mv $@.tmp $@
 
 $(OUT)/ablation-%.png: $(OUT)/ablation-%.tsv pipelines/ablation-%.gp
-	gnuplot -e "in='$<'; out='$@.tmp'; budget='$(SWEEP_EPOCHS)'; k='$(K)'" \
+	gnuplot -e "in='$<'; out='$@.tmp'; data='$(DATASET)'; \
+	    budget='$(SWEEP_EPOCHS)'; k='$(K)'" \
 	    pipelines/ablation-$*.gp
 	mv $@.tmp $@
 

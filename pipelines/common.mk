@@ -45,20 +45,39 @@ SHELL = /bin/bash
 
 FMNIST ?= /usr/share/datasets/fashion-mnist
 BIN ?= bin
+# the data: its name in titles, the training and test images (any input of patchify(1)),
+# patchify's options that select them (e.g. -P train), the number of
+# training images, and options for every read (e.g. -c 3 -N imagenet),
+# for the training stream (with -a; e.g. -s 224) and for the others
+# (e.g. -r 256 -s 224)
+DATASET ?= Fashion-MNIST
+TRAIN_FILE ?= $(FMNIST)/train-images-idx3-ubyte.gz
+TEST_FILE ?= $(FMNIST)/t10k-images-idx3-ubyte.gz
+TRAIN_SEL ?=
+TEST_SEL ?=
+TRAIN_N ?= 60000
+IMAGE_FLAGS ?=
+AUG_FLAGS ?=
+EVAL_FLAGS ?=
 OUT ?= results
 W = $(OUT)/work
 # the model and its training
 PRESET ?= tiny
+MODEL_FLAGS ?=
 P ?= 4
 BATCH ?= 256
+# warmup in epochs (empty: mim-train's default, a twentieth of the run)
+WARMUP_EPOCHS ?=
 SEEDS ?= 0
 JOBS ?= 2
 MAIN_EPOCHS ?= 1
 SWEEP_EPOCHS ?= 0.25
+# the runs of the main comparison (main.mk, curves.mk)
+MAIN_RUNS ?= untrained mae mae-normpix cm-pixel-k$(K) cm-feature-k$(FEATURE_K)
 # the tokenizers: K-means on the patches of KMEANS_IMAGES training images
 K ?= 64
 FEATURE_K ?= 64
-KMEANS_IMAGES ?= 60000
+KMEANS_IMAGES ?= $(TRAIN_N)
 KMEANS_EPOCHS ?= 10
 FEATURE_IMAGES ?= 10000
 RANDOM_K ?= 64
@@ -70,8 +89,10 @@ TCAS_KS ?= 16 32 64 128 256 512
 FEATURE_KS ?= 16 64 256 1024
 KMEANS_EPOCHS_LIST ?= 1 3 10 30
 
-TRAIN_IDX = $(FMNIST)/train-images-idx3-ubyte.gz
-TEST_IDX = $(FMNIST)/t10k-images-idx3-ubyte.gz
+# patchify, unaugmented, on the training and the test set
+PATCHIFY = $(BIN)/patchify -p $(P) $(IMAGE_FLAGS)
+TRAIN_EVAL = $(PATCHIFY) $(EVAL_FLAGS) $(TRAIN_SEL)
+TEST_EVAL = $(PATCHIFY) $(EVAL_FLAGS) $(TEST_SEL)
 TEACHER = $(W)/main/s0/mae.ckpt
 TIME = /usr/bin/time
 TOOLS = $(addprefix $(BIN)/,patchify kmeans-fit tokenize tcas mim-train \
@@ -79,26 +100,26 @@ TOOLS = $(addprefix $(BIN)/,patchify kmeans-fit tokenize tcas mim-train \
 
 # ------------------------------------------------------------------ data
 
-$(W)/data/test.tsr: $(TEST_IDX) $(BIN)/patchify
+$(W)/data/test.tsr: $(TEST_FILE) $(BIN)/patchify
 	@mkdir -p $(@D)
-	$(BIN)/patchify -p $(P) -o $@ $<
+	$(TEST_EVAL) -o $@ $<
 
-$(W)/data/probe-train.tsr: $(TRAIN_IDX) $(BIN)/patchify
+$(W)/data/probe-train.tsr: $(TRAIN_FILE) $(BIN)/patchify
 	@mkdir -p $(@D)
-	$(BIN)/patchify -p $(P) -u -S 1 -n $(PROBE_TRAIN) -o $@ $<
+	$(TRAIN_EVAL) -u -S 1 -n $(PROBE_TRAIN) -o $@ $<
 
 # the teacher's features of FEATURE_IMAGES training images, to fit on
-$(W)/data/features.tsr: $(TRAIN_IDX) $(TEACHER) $(BIN)/patchify $(BIN)/encode
-	$(BIN)/patchify -p $(P) -u -S 2 -n $(FEATURE_IMAGES) $< | \
+$(W)/data/features.tsr: $(TRAIN_FILE) $(TEACHER) $(BIN)/patchify $(BIN)/encode
+	$(TRAIN_EVAL) -u -S 2 -n $(FEATURE_IMAGES) $< | \
 	    $(BIN)/encode -j $(JOBS) -m $(TEACHER) -e features -o $@
 
 # ------------------------------------------------------------ tokenizers
 
 # pixel-kK or pixel-kK-eE: mini-batch K-means on the patches of
 # KMEANS_IMAGES training images (a shuffled subset), K clusters, E epochs
-$(W)/tok/pixel-k%.tsr: $(TRAIN_IDX) $(BIN)/patchify $(BIN)/kmeans-fit
+$(W)/tok/pixel-k%.tsr: $(TRAIN_FILE) $(BIN)/patchify $(BIN)/kmeans-fit
 	@mkdir -p $(@D)
-	$(BIN)/patchify -p $(P) -u -S 3 -n $(KMEANS_IMAGES) $< | \
+	$(TRAIN_EVAL) -u -S 3 -n $(KMEANS_IMAGES) $< | \
 	    $(BIN)/kmeans-fit -j $(JOBS) -S 0 -a minibatch \
 	    -k $(word 1,$(subst -e, ,$*)) \
 	    -e $(or $(word 2,$(subst -e, ,$*)),$(KMEANS_EPOCHS)) -o $@
@@ -140,30 +161,35 @@ run_epochs = $(or $(if $(filter main,$(call run_budget,$1)),$(MAIN_EPOCHS)),\
 	$(error $1: unknown budget, expected main or sweep))
 # patchify's options for E epochs of the TRAIN_N training images: -e E
 # for a whole number, -n for a fraction below 1
-TRAIN_N = 60000
 epoch_flags = $(shell awk -v e=$1 -v n=$(TRAIN_N) 'BEGIN { \
 	if (e == int(e) && e >= 1) printf "-e %d", e; \
 	else if (e > 0 && e < 1) printf "-n %d", e * n; \
 	else print "bad" }')
 # the training stream: augmented, reshuffled every epoch, the same
 # images in the same order for every run of a seed
-train_stream = $(BIN)/patchify -a -u -S $(call run_seed,$1) -p $(P) \
-	$(call epoch_flags,$(call run_epochs,$1)) $(TRAIN_IDX)
+train_stream = $(PATCHIFY) -a $(AUG_FLAGS) $(TRAIN_SEL) -u \
+	-S $(call run_seed,$1) $(call epoch_flags,$(call run_epochs,$1)) \
+	$(TRAIN_FILE)
 # what a run trains on, and its options
 run_input = $(strip \
 	$(if $(filter untrained,$(call run_name,$1)),\
-	    $(BIN)/patchify -p $(P) -n $(BATCH) $(TRAIN_IDX),\
+	    $(TRAIN_EVAL) -n $(BATCH) $(TRAIN_FILE),\
 	$(if $(filter mae mae-normpix,$(call run_name,$1)),\
 	    $(call train_stream,$1),\
 	$(if $(filter cm-%,$(call run_name,$1)),\
 	    $(call train_stream,$1) | $(call tokenize_cmd,$(call run_tok,$1)),\
 	$(error $1: unknown run, expected untrained, mae, mae-normpix or cm-TOK)))))
 run_flags = -q -j $(JOBS) -S $(call run_seed,$1) -b $(BATCH) \
-	--preset $(PRESET) $(strip \
+	--preset $(PRESET) $(MODEL_FLAGS) $(call warmup_flag,$1) $(strip \
 	$(if $(filter untrained,$(call run_name,$1)),-l 0 -s 1,\
 	$(if $(filter mae,$(call run_name,$1)),-t pixel,\
 	$(if $(filter mae-normpix,$(call run_name,$1)),-t pixel -n,\
 	-t tokens))))
+# -w: WARMUP_EPOCHS in steps, as mim-train counts them (batches never
+# span two epochs)
+warmup_flag = $(if $(WARMUP_EPOCHS),$(if $(filter untrained,$(call run_name,$1)),,\
+	-w $(shell awk 'BEGIN { printf "%d", $(WARMUP_EPOCHS) * \
+	    int(($(TRAIN_N) + $(BATCH) - 1) / $(BATCH)) }')))
 run_deps = $(if $(filter cm-%,$(call run_name,$1)),\
 	$(call tokenize_deps,$(call run_tok,$1)))
 
@@ -207,6 +233,7 @@ sweep_files = $(foreach t,$1,$(W)/tok/$t.tcas $(W)/sweep/s$(SEED1)/cm-$t.probe)
 
 # a header of comment lines for a table: the commit and the variables
 header = { echo "\# mimtools $$(git describe --always --dirty 2>/dev/null || echo unknown), $$(date -u +%Y-%m-%dT%H:%MZ), $$(uname -m), $$(nproc) cpus"; \
-	echo "\# PRESET=$(PRESET) P=$(P) BATCH=$(BATCH) SEEDS='$(SEEDS)' JOBS=$(JOBS) MAIN_EPOCHS=$(MAIN_EPOCHS) SWEEP_EPOCHS=$(SWEEP_EPOCHS) K=$(K) FEATURE_K=$(FEATURE_K) KMEANS_IMAGES=$(KMEANS_IMAGES) KMEANS_EPOCHS=$(KMEANS_EPOCHS) FEATURE_IMAGES=$(FEATURE_IMAGES) RANDOM_K=$(RANDOM_K) PROBE_TRAIN=$(PROBE_TRAIN) PROBE_FLAGS='$(PROBE_FLAGS)'"; \
+	echo "\# PRESET=$(PRESET) MODEL_FLAGS='$(MODEL_FLAGS)' WARMUP_EPOCHS=$(WARMUP_EPOCHS) P=$(P) BATCH=$(BATCH) SEEDS='$(SEEDS)' JOBS=$(JOBS) MAIN_EPOCHS=$(MAIN_EPOCHS) SWEEP_EPOCHS=$(SWEEP_EPOCHS) K=$(K) FEATURE_K=$(FEATURE_K) KMEANS_IMAGES=$(KMEANS_IMAGES) KMEANS_EPOCHS=$(KMEANS_EPOCHS) FEATURE_IMAGES=$(FEATURE_IMAGES) RANDOM_K=$(RANDOM_K) PROBE_TRAIN=$(PROBE_TRAIN) PROBE_FLAGS='$(PROBE_FLAGS)'"; \
+	echo "\# TRAIN_FILE=$(TRAIN_FILE) TRAIN_SEL='$(TRAIN_SEL)' TEST_FILE=$(TEST_FILE) TEST_SEL='$(TEST_SEL)' TRAIN_N=$(TRAIN_N) IMAGE_FLAGS='$(IMAGE_FLAGS)' AUG_FLAGS='$(AUG_FLAGS)' EVAL_FLAGS='$(EVAL_FLAGS)'"; \
 	echo "\# TCAS_KS='$(TCAS_KS)' FEATURE_KS='$(FEATURE_KS)' KMEANS_EPOCHS_LIST='$(KMEANS_EPOCHS_LIST)'"; }
 endif

@@ -9,15 +9,15 @@
 include pipelines/common.mk
 .DEFAULT_GOAL = curves
 
-CURVE_RUNS = mae mae-normpix cm-pixel-k$(K) cm-feature-k$(FEATURE_K)
+CURVE_RUNS = $(filter-out untrained,$(MAIN_RUNS))
 CURVE_DIR = $(W)/main/s$(SEED1)
 
 curves: $(OUT)/curves.png
 
 $(OUT)/curves.png: $(CURVE_RUNS:%=$(CURVE_DIR)/%.ckpt) pipelines/curves.gp
-	gnuplot -e "dir='$(CURVE_DIR)'; pix='mae mae-normpix'; \
+	gnuplot -e "dir='$(CURVE_DIR)'; pix='$(filter mae%,$(CURVE_RUNS))'; \
 	    tok='$(filter cm-%,$(CURVE_RUNS))'; out='$@.tmp'; \
-	    budget='$(MAIN_EPOCHS)'" pipelines/curves.gp
+	    data='$(DATASET)'; budget='$(MAIN_EPOCHS)'" pipelines/curves.gp
 	mv $@.tmp $@
 
 .PHONY: curves

@@ -20,10 +20,9 @@
 include pipelines/common.mk
 .DEFAULT_GOAL = main
 
-MAIN_RUNS = untrained mae mae-normpix cm-pixel-k$(K) cm-feature-k$(FEATURE_K)
 MAIN_FILES = $(foreach s,$(SEEDS),$(foreach r,$(MAIN_RUNS),\
 	$(W)/main/s$s/$r.probe)) \
-	$(W)/tok/pixel-k$(K).tcas $(W)/tok/feature-k$(FEATURE_K).tcas
+	$(patsubst cm-%,$(W)/tok/%.tcas,$(filter cm-%,$(MAIN_RUNS)))
 
 main: $(OUT)/main.md
 	@cat $<
@@ -37,9 +36,9 @@ $(OUT)/main.tsv: $(MAIN_FILES) pipelines/row
 	mv $@.tmp $@
 
 $(OUT)/main.md: $(OUT)/main.tsv pipelines/tsv2md
-	{ echo '## Main comparison: Fashion-MNIST test accuracy (%) of a linear probe and k-NN'; \
+	{ echo '## Main comparison: $(DATASET) test accuracy (%) of a linear probe and k-NN'; \
 	  echo; \
-	  echo 'Each run: $(MAIN_EPOCHS) epoch(s) of 60000 augmented images, $(PRESET) preset, batch $(BATCH), $(JOBS) threads.'; \
+	  echo 'Each run: $(MAIN_EPOCHS) epoch(s) of $(TRAIN_N) augmented images, $(PRESET) preset, batch $(BATCH), $(JOBS) thread(s).'; \
 	  echo 'TCAS of the tokenizer on the test set (lower is better); train_s the wall time of training, img_s images per second, peak_mib the trainer'"'"'s peak memory.'; \
 	  echo; \
 	  pipelines/tsv2md $<; } > $@.tmp

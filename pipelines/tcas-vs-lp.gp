@@ -1,5 +1,5 @@
 # TCAS against linear-probe accuracy, one labelled point per tokenizer.
-#   gnuplot -e "in='tcas-vs-lp.tsv'; out='x.png'; budget='0.25'" tcas-vs-lp.gp
+#   gnuplot -e "in='tcas-vs-lp.tsv'; out='x.png'; data='Fashion-MNIST'; budget='0.25'" tcas-vs-lp.gp
 # in: the table of tcas.mk (columns tokenizer, k, tcas, nmi, linear, knn)
 set terminal pngcairo size 800,560 font ",11"
 set output out
@@ -7,7 +7,7 @@ set datafile separator "\t"
 set datafile commentschars "#"
 set key off
 set grid
-set title sprintf("Fashion-MNIST: TCAS of the tokenizer against linear probe\n(ClusterMIM, %s epoch(s) of training each)", budget)
+set title sprintf("%s: TCAS of the tokenizer against linear probe\n(ClusterMIM, %s epoch(s) of training each)", data, budget)
 set xlabel "TCAS (lower: tokens better aligned with the classes)"
 set ylabel "linear-probe test accuracy (%)"
 set offsets graph 0.08, graph 0.08, graph 0.08, graph 0.08

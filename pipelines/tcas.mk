@@ -28,7 +28,8 @@ $(OUT)/tcas-vs-lp.txt: $(OUT)/tcas-vs-lp.tsv pipelines/corr
 	mv $@.tmp $@
 
 $(OUT)/tcas-vs-lp.png: $(OUT)/tcas-vs-lp.tsv pipelines/tcas-vs-lp.gp
-	gnuplot -e "in='$<'; out='$@.tmp'; budget='$(SWEEP_EPOCHS)'" \
+	gnuplot -e "in='$<'; out='$@.tmp'; data='$(DATASET)'; \
+	    budget='$(SWEEP_EPOCHS)'" \
 	    pipelines/tcas-vs-lp.gp
 	mv $@.tmp $@
 

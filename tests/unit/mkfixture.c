@@ -11,8 +11,17 @@
  * entries: DIR/train/README.txt and DIR/train/cat/notes.txt.
  * DIR/bad/broken/x.png is a PNG with a damaged IDAT byte and
  * DIR/bad/broken/y.jpg a JPEG cut in half, kept apart so that tests can
- * archive train/ alone.  Prints nothing on success; exits 1 on error,
- * 2 on a usage error.
+ * archive train/ alone.
+ *
+ *   mkfixture -i DIR
+ *
+ * writes instead a miniature ImageNet in its own layout:
+ * DIR/train/WNID/WNID_I.JPEG, 24 a class, and
+ * DIR/val/WNID/ILSVRC2012_val_0000000I.JPEG, 8 a class, for the 3 WNIDs
+ * n01440764, n01443537 and n01484850; 32x24 RGB JPEGs whose class is
+ * plain to see (horizontal bands, vertical bands, a checkerboard, each
+ * in its own colour) and whose images differ in phase and brightness.
+ * Prints nothing on success; exits 1 on error, 2 on a usage error.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -183,10 +192,61 @@ fill(unsigned char *px, char cls, int i)
 			}
 }
 
+/* px (H, W, 3): image i of class cls of the miniature ImageNet */
+static void
+fill_imagenet(unsigned char *px, int cls, int i)
+{
+	int r, c, k, on;
+
+	for (r = 0; r < H; r++)
+		for (c = 0; c < W; c++) {
+			on = cls == 0 ? (r + i) / 4 % 2 :
+			     cls == 1 ? (c + i) / 4 % 2 :
+			     ((r + i) / 4 + (c + i) / 4) % 2;
+			for (k = 0; k < 3; k++)
+				px[(r * W + c) * 3 + k] = clamp(30 + 5 * (i % 8) +
+				    on * (k == cls ? 180 : 60));
+		}
+}
+
+/* mkfixture -i: the miniature ImageNet under root */
+static void
+imagenet(const char *root)
+{
+	static const char *const wnid[] = { "n01440764", "n01443537",
+	                                    "n01484850" };
+	unsigned char px[H * W * 3], *buf;
+	char dir[4096], name[64];
+	size_t len;
+	int c, i;
+
+	for (c = 0; c < 3; c++) {
+		snprintf(dir, sizeof(dir), "%s/train/%s", root, wnid[c]);
+		mkdirp(dir);
+		for (i = 0; i < 24; i++) {
+			fill_imagenet(px, c, i);
+			buf = jpeg_encode(px, &len);
+			snprintf(name, sizeof(name), "%s_%d.JPEG", wnid[c], i);
+			writefile(dir, name, buf, len);
+			free(buf);
+		}
+		snprintf(dir, sizeof(dir), "%s/val/%s", root, wnid[c]);
+		mkdirp(dir);
+		for (i = 0; i < 8; i++) {
+			fill_imagenet(px, c, 24 + i);
+			buf = jpeg_encode(px, &len);
+			snprintf(name, sizeof(name), "ILSVRC2012_val_%08d.JPEG",
+			         c * 8 + i + 1);
+			writefile(dir, name, buf, len);
+			free(buf);
+		}
+	}
+}
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s dir\n", argv0);
+	fprintf(stderr, "usage: %s [-i] dir\n", argv0);
 	exit(2);
 }
 
@@ -203,6 +263,10 @@ main(int argc, char *argv[])
 
 	/* arguments */
 	setargv0(argv[0]);
+	if (argc == 3 && !strcmp(argv[1], "-i") && argv[2][0]) {
+		imagenet(argv[2]);
+		return fshut(stdout, "<stdout>");
+	}
 	if (argc != 2 || !argv[1][0])
 		usage();
 	root = argv[1];
