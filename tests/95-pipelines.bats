@@ -79,8 +79,11 @@ fm_args() {
 	# the feature tokenizer's teacher is the MAE of the same budget
 	run bash -c "tensorinfo r/work/data/features.tsr | grep -m1 ' features '"
 	assert_output --partial "model=$PWD/r/work/main/s0/mae.ckpt"
-	run pmake main.mk $(fm_args) MODEL_FLAGS="$MINI_MODEL" -q
+	# cached: the second make runs no tool, and prints the table again
+	run pmake main.mk $(fm_args) MODEL_FLAGS="$MINI_MODEL"
 	assert_success
+	refute_output --partial "$MIM_BIN/"
+	assert_output "$(cat r/main.md)"
 }
 
 @test "pipelines: make -j2 gives the same runs, byte for byte, as make -j1" {
