@@ -8,10 +8,10 @@
 #
 # The sweeps train SWEEP_EPOCHS passes per run, the same for each.
 #
-#   make -f pipelines/paper.mk [OUT=results] [MAIN_EPOCHS=3] ...
+#   make -f pipelines/paper.mk [OUT=results] [MAIN_EPOCHS=2] ...
 OUT ?= results
-MAIN_EPOCHS ?= 3
-SWEEP_EPOCHS ?= 0.5
+MAIN_EPOCHS ?= 2
+SWEEP_EPOCHS ?= 0.25
 PROBE_TRAIN ?= 10000
 include pipelines/main.mk
 include pipelines/tcas.mk
