@@ -90,12 +90,12 @@ int lbfgs_minimize(double *x, size_t n, lbfgs_fn f, void *ctx, int m,
 /*
  * Standardisation: mean (D) and sd (D) of x (n,D) with the biased
  * variance and eps 1e-6, as BatchNorm1d(affine=False, eps=1e-6); apply
- * writes (x - mean) / sd as doubles into out (n,D).
+ * writes (x - mean) / sd, computed in double, as floats into out (n,D).
  */
 void probe_std_fit(const float *x, size_t n, int D, double *mean,
                    double *sd);
 void probe_std_apply(const float *x, size_t n, int D, const double *mean,
-                     const double *sd, double *out);
+                     const double *sd, float *out);
 
 /*
  * Multinomial logistic regression: W (K,D) and b (K) minimising
@@ -103,7 +103,11 @@ void probe_std_apply(const float *x, size_t n, int D, const double *mean,
  *	(1/n) sum_i -log softmax(W x_i + b)[y_i] + (lambda/2) |W|^2
  *
  * (b is not penalised), which is scikit-learn's LogisticRegression
- * (multinomial, lbfgs) with C = 1 / (lambda n).  x (n,D) doubles.
+ * (multinomial, lbfgs) with C = 1 / (lambda n).  x (n,D) floats, the
+ * rest in double: W, b, the logits, the loss and the gradient.
+ * probe_lr_fit evaluates the objective on `threads' threads (1 to 64),
+ * each a fixed range of rows, AVX2+FMA where the CPU has it; the fit is
+ * deterministic for a given thread count on a given machine.
  */
 struct probe_lr {
 	int K, D;
@@ -112,11 +116,12 @@ struct probe_lr {
 	struct lbfgs_result res;
 };
 
-int probe_lr_fit(struct probe_lr *, const double *x, const int32_t *y,
+int probe_lr_fit(struct probe_lr *, const float *x, const int32_t *y,
                  size_t n, int D, int K, double lambda, double tol,
-                 int maxit, char *msg, size_t msglen);
-/* pred (n): the class of greatest logit, ties to the lowest */
-int probe_lr_predict(const struct probe_lr *, const double *x, size_t n,
+                 int maxit, int threads, char *msg, size_t msglen);
+/* pred (n): the class of greatest logit, ties to the lowest; -1 if out
+ * of memory */
+int probe_lr_predict(const struct probe_lr *, const float *x, size_t n,
                      int32_t *pred);
 void probe_lr_free(struct probe_lr *);
 

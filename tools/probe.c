@@ -19,6 +19,8 @@
  * mean cross-entropy + lambda/2 |W|^2 (bias not penalised) by L-BFGS
  * (memory 10) until max |gradient| <= tol: scikit-learn's
  * LogisticRegression(solver='lbfgs') with C = 1 / (lambda n_train).
+ * The standardised features are kept as floats, the fit is in double,
+ * its objective evaluated on -j threads in one pass over the rows.
  * k-NN (DINO's evaluation): raw features L2-normalised, the k training
  * rows of greatest cosine similarity vote with weight exp(sim / T).
  * Both are deterministic for a fixed thread count.
@@ -397,7 +399,8 @@ main(int argc, char *argv[])
 	struct vit v;
 	struct set tr, te;
 	struct probe_lr lr;
-	double *mean, *sd, *xs;
+	double *mean, *sd;
+	float *xs;
 	int32_t *pred;
 	char msg[512], miss[512];
 	size_t nmiss = 0, i, len = 0;
@@ -459,11 +462,11 @@ main(int argc, char *argv[])
 	mean = ecalloc(tr.D, sizeof(double));
 	sd = ecalloc(tr.D, sizeof(double));
 	probe_std_fit(tr.x, tr.n, tr.D, mean, sd);
-	xs = ereallocarray(NULL, MAX(tr.n, te.n) * tr.D, sizeof(double));
+	xs = ereallocarray(NULL, MAX(tr.n, te.n) * tr.D, sizeof(float));
 	pred = ereallocarray(NULL, MAX(tr.n, te.n), sizeof(int32_t));
 	probe_std_apply(tr.x, tr.n, tr.D, mean, sd, xs);
 	if (probe_lr_fit(&lr, xs, tr.y, tr.n, tr.D, K, o.lambda, o.tol, o.iters,
-	                 msg, sizeof(msg)) < 0)
+	                 MIN(o.threads, 64), msg, sizeof(msg)) < 0)
 		die("linear probe: %s", msg);
 	if (!lr.res.converged)
 		warn("linear probe: not converged after %d iterations (max "
