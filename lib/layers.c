@@ -6,6 +6,7 @@
  */
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "layers.h"
@@ -26,35 +27,241 @@
 /*
  * With OpenMP, every product is cut into one slab of rows per thread,
  * each an sgemm of its own (OpenBLAS then runs with one thread, set by
- * the tool), so the cut depends only on the number of threads.
+ * layers_threads), so the cut depends only on the number of threads.
  */
+
+void
+layers_threads(int n)
+{
+#ifdef _OPENMP
+	/* two OpenMP threads each asking two OpenBLAS threads for their
+	 * slab queue on the one idle BLAS thread and spin: keep it at 1 */
+	openblas_set_num_threads(1);
+	omp_set_num_threads(n);
+#else
+	openblas_set_num_threads(n);
+#endif
+}
+
+/* ------------------------------------------------------------------ */
+/* vector kernels                                                      */
+
+/*
+ * The inner loops below are written for the vectoriser (no reduction
+ * in a loop it must vectorise, rows padded to a multiple of 8 floats),
+ * in functions of their own: with GCC or Clang on x86-64 each is built
+ * twice, for the baseline and for x86-64-v3 (AVX2, FMA), and the loader
+ * picks one for the machine it runs on.  The choice depends only on the
+ * CPU, so a given machine always computes the same bytes.  The OpenMP
+ * bodies call these kernels: an OpenMP body cannot be cloned itself.
+ */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
+#endif
+#ifndef KERNEL
+#define KERNEL
+#endif
+/*
+ * SIMD before an inner loop of a kernel: its iterations are independent
+ * (the compiler cannot always prove it through the pointers); it allows
+ * no reordering of a sum.
+ */
+#ifdef _OPENMP
+#define SIMD _Pragma("omp simd")
+#else
+#define SIMD
+#endif
+
+/* for what the kernels call: a separate copy would lose their target */
+#ifdef __GNUC__
+#define INLINE static inline __attribute__((always_inline))
+#else
+#define INLINE static inline
+#endif
+
+/*
+ * Rows of a product are cut between threads at multiples of LAYERS_ROWS
+ * (layers.h): OpenBLAS's Haswell sgemm rounds a row differently when an
+ * M block starts elsewhere, so a cut anywhere else would make the
+ * results depend on the number of threads.
+ */
+long
+layers_cut(long n, int i, int nt)
+{
+	if (i >= nt)
+		return n;
+	return n * i / nt / LAYERS_ROWS * LAYERS_ROWS;
+}
+
+#define ROWSLAB(n, lo, hi) \
+	long lo = layers_cut((n), THREAD, NTHREADS), \
+	     hi = layers_cut((n), THREAD + 1, NTHREADS)
+
+/* the part [lo, hi) of n items that this thread of the team takes */
+#define SLAB(n, lo, hi) \
+	long lo = (long)(n) * THREAD / NTHREADS, \
+	     hi = (long)(n) * (THREAD + 1) / NTHREADS
+
+enum { VEC = 8 };  /* row padding, in floats */
+
+/*
+ * x with |x| clamped to lim, in integer operations on the bits: a float
+ * compare in a loop keeps GCC from vectorising it unless
+ * -fno-trapping-math.  A NaN becomes +-lim.
+ */
+INLINE float
+clampabs(float x, float lim)
+{
+	uint32_t u, l, a;
+
+	memcpy(&u, &x, sizeof(u));
+	memcpy(&l, &lim, sizeof(l));
+	a = u & 0x7fffffffu;
+	a = a < l ? a : l;
+	u = (u & 0x80000000u) | a;
+	memcpy(&x, &u, sizeof(x));
+	return x;
+}
+
+/*
+ * exp(x) in float without libm, so that loops of it vectorise: x =
+ * n ln2 + r with |r| <= ln2/2 (ln2 in two parts, as Cephes expf), the
+ * degree-6 polynomial of Cephes for exp(r), then 2^n put in the exponent
+ * bits.  n comes from the 1.5 * 2^23 rounding trick, so no float to int
+ * conversion is needed.  Within 2 ulp of expf; inputs are clamped to
+ * [-87, 87], where exp is a normal float (the attention and GELU
+ * callers only pass x <= 0).
+ */
+INLINE float
+exp_fast(float x)
+{
+	const float magic = 12582912.0f; /* 1.5 * 2^23 */
+	float t, n, r, p, sc;
+	uint32_t ti, e;
+
+	x = clampabs(x, 87.0f);
+	t = x * 1.44269504088896341f + magic;
+	n = t - magic;
+	memcpy(&ti, &t, sizeof(ti));
+	e = (ti - 0x4b400000u + 127u) << 23; /* (n + 127) << 23 */
+	memcpy(&sc, &e, sizeof(sc));
+	r = x - n * 0.693359375f;
+	r = r - n * -2.12194440e-4f;
+	p = 1.9875691500e-4f;
+	p = p * r + 1.3981999507e-3f;
+	p = p * r + 8.3334519073e-3f;
+	p = p * r + 4.1665795894e-2f;
+	p = p * r + 1.6666665459e-1f;
+	p = p * r + 5.0000001201e-1f;
+	p = p * r * r + r + 1.0f;
+	return p * sc;
+}
+
+/*
+ * erf(x) in float: the rational approximation x P(x^2) / Q(x^2) on
+ * [-4, 4] (outside, erf is +-1 in float) that Eigen and TensorFlow use
+ * for float erf; within a few ulp of erff, and no branch.
+ */
+INLINE float
+erf_fast(float x)
+{
+	float x2, p, q;
+
+	x = clampabs(x, 4.0f);
+	x2 = x * x;
+	p = -2.72614225801306e-10f;
+	p = p * x2 + 2.77068142495902e-08f;
+	p = p * x2 + -2.10102402082508e-06f;
+	p = p * x2 + -5.69250639462346e-05f;
+	p = p * x2 + -7.34990630326855e-04f;
+	p = p * x2 + -2.95459980854025e-03f;
+	p = p * x2 + -1.60960333262415e-02f;
+	q = -1.45660718464996e-05f;
+	q = q * x2 + -2.13374055278905e-04f;
+	q = q * x2 + -1.68282697438203e-03f;
+	q = q * x2 + -7.37332916720468e-03f;
+	q = q * x2 + -1.42647390514189e-02f;
+	return x * p / q;
+}
+
+/*
+ * The sum of x (n) in VEC lanes, then the lanes in order, then the
+ * tail: a fixed order, that the vectoriser keeps (it may not reorder a
+ * plain running sum).  sum_lanes2 is the same for x y.
+ */
+INLINE float
+sum_lanes(const float *x, int n)
+{
+	float s[VEC] = { 0 }, t = 0.0f;
+	int i, j, m = n / VEC * VEC;
+
+	for (i = 0; i < m; i += VEC)
+		for (j = 0; j < VEC; j++)
+			s[j] += x[i + j];
+	for (j = 0; j < VEC; j++)
+		t += s[j];
+	for (i = m; i < n; i++)
+		t += x[i];
+	return t;
+}
+
+INLINE float
+sum_lanes2(const float *x, const float *y, int n)
+{
+	float s[VEC] = { 0 }, t = 0.0f;
+	int i, j, m = n / VEC * VEC;
+
+	for (i = 0; i < m; i += VEC)
+		for (j = 0; j < VEC; j++)
+			s[j] += x[i + j] * y[i + j];
+	for (j = 0; j < VEC; j++)
+		t += s[j];
+	for (i = m; i < n; i++)
+		t += x[i] * y[i];
+	return t;
+}
 
 /* ------------------------------------------------------------------ */
 /* linear                                                              */
 
 void
+linear_forward_slab(float *out, const float *inp, const float *w,
+                    const float *b, const float *res, long r0, long r1, int C,
+                    int OC)
+{
+	float *o = out + (size_t)r0 * OC;
+	long n = r1 - r0, i;
+	int j;
+
+	if (n <= 0 || OC <= 0)
+		return;
+	for (i = 0; i < n && (b || res); i++) {
+		float *oi = o + (size_t)i * OC;
+		const float *ri = res ? res + (size_t)(r0 + i) * OC : NULL;
+
+		if (b && ri)
+			for (j = 0; j < OC; j++)
+				oi[j] = ri[j] + b[j];
+		else
+			memcpy(oi, ri ? ri : b, OC * sizeof(*oi));
+	}
+	/* out (n,OC) += inp (n,C) w^T */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, OC, C, 1.0f,
+	            inp + (size_t)r0 * C, C, w, C, b || res ? 1.0f : 0.0f, o, OC);
+}
+
+void
 linear_forward(float *out, const float *inp, const float *w, const float *b,
                int N, int C, int OC)
 {
-	int i;
-
-	if (N <= 0 || OC <= 0)
-		return;
-	if (b) {
-		OMP_FOR
-		for (i = 0; i < N; i++)
-			memcpy(out + (size_t)i * OC, b, OC * sizeof(*out));
-	}
-	/* out (N,OC) = inp (N,C) w^T */
+	/* by slabs of rows */
 	OMP_PARALLEL
 	{
-		int nt = NTHREADS, id = THREAD;
-		int r0 = (int)((long)N * id / nt), r1 = (int)((long)N * (id + 1) / nt);
+		ROWSLAB(N, r0, r1);
 
-		if (r1 > r0)
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, OC,
-			            C, 1.0f, inp + (size_t)r0 * C, C, w, C,
-			            b ? 1.0f : 0.0f, out + (size_t)r0 * OC, OC);
+		linear_forward_slab(out, inp, w, b, NULL, r0, r1, C, OC);
 	}
 }
 
@@ -74,20 +281,44 @@ linear_forward_naive(float *out, const float *inp, const float *w,
 		}
 }
 
-/* db (OC) += column sums of dout (N,OC), in row order */
-static void
-colsum(float *db, const float *dout, int N, int OC)
+/* db (o1 - o0) += the column sums of dout (N, stride OC), in row order */
+KERNEL static void
+colsum(float *restrict db, const float *restrict dout, long N, int OC,
+       int n)
 {
-	enum { BLK = 64 };
-	int cb;
+	long i;
+	int o;
 
-	OMP_FOR
-	for (cb = 0; cb < OC; cb += BLK) {
-		int e = cb + BLK < OC ? cb + BLK : OC, i, o;
+	for (i = 0; i < N; i++)
+		for (o = 0; o < n; o++)
+			db[o] += dout[i * OC + o];
+}
 
-		for (i = 0; i < N; i++)
-			for (o = cb; o < e; o++)
-				db[o] += dout[(size_t)i * OC + o];
+static void
+linear_backward_(float *dinp, float *dw, float *db, const float *dout,
+                 const float *inp, const float *w, int N, int C, int OC,
+                 float beta)
+{
+	if (N <= 0 || OC <= 0)
+		return;
+	OMP_PARALLEL
+	{
+		ROWSLAB(N, r0, r1);
+		SLAB(OC, o0, o1);
+
+		/* dinp (N,C) = beta dinp + dout (N,OC) w (OC,C), by rows */
+		if (dinp && r1 > r0)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, C,
+			            OC, 1.0f, dout + (size_t)r0 * OC, OC, w, C, beta,
+			            dinp + (size_t)r0 * C, C);
+		/* dw (OC,C) += dout^T inp (N,C), db += column sums of dout,
+		 * by rows of dw: no sum is cut between threads */
+		if (dw && o1 > o0)
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o1 - o0, C, N,
+			            1.0f, dout + o0, OC, inp, C, 1.0f,
+			            dw + (size_t)o0 * C, C);
+		if (db && o1 > o0)
+			colsum(db + o0, dout + o0, N, OC, o1 - o0);
 	}
 }
 
@@ -95,27 +326,14 @@ void
 linear_backward(float *dinp, float *dw, float *db, const float *dout,
                 const float *inp, const float *w, int N, int C, int OC)
 {
-	if (N <= 0 || OC <= 0)
-		return;
-	OMP_PARALLEL
-	{
-		int nt = NTHREADS, id = THREAD;
-		int r0 = (int)((long)N * id / nt), r1 = (int)((long)N * (id + 1) / nt);
-		int o0 = (int)((long)OC * id / nt), o1 = (int)((long)OC * (id + 1) / nt);
+	linear_backward_(dinp, dw, db, dout, inp, w, N, C, OC, 1.0f);
+}
 
-		/* dinp (N,C) += dout (N,OC) w (OC,C), by rows of dinp */
-		if (dinp && r1 > r0)
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, C,
-			            OC, 1.0f, dout + (size_t)r0 * OC, OC, w, C, 1.0f,
-			            dinp + (size_t)r0 * C, C);
-		/* dw (OC,C) += dout^T inp (N,C), by rows of dw */
-		if (dw && o1 > o0)
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o1 - o0, C, N,
-			            1.0f, dout + o0, OC, inp, C, 1.0f,
-			            dw + (size_t)o0 * C, C);
-	}
-	if (db)
-		colsum(db, dout, N, OC);
+void
+linear_backward_set(float *dinp, float *dw, float *db, const float *dout,
+                    const float *inp, const float *w, int N, int C, int OC)
+{
+	linear_backward_(dinp, dw, db, dout, inp, w, N, C, OC, 0.0f);
 }
 
 void
@@ -142,29 +360,135 @@ linear_backward_naive(float *dinp, float *dw, float *db, const float *dout,
 /* ------------------------------------------------------------------ */
 /* layernorm                                                           */
 
+/* rows [0, n) of the forward pass */
+KERNEL static void
+ln_fwd_k(float *restrict out, float *restrict mean, float *restrict rstd,
+         const float *restrict inp, const float *restrict w,
+         const float *restrict b, long n, int C, float *restrict tmp)
+{
+	long i;
+	int c;
+
+	for (i = 0; i < n; i++) {
+		const float *x = inp + (size_t)i * C;
+		float *y = out + (size_t)i * C, m, v, s;
+
+		m = sum_lanes(x, C) / C;
+		for (c = 0; c < C; c++)
+			tmp[c] = x[c] - m;
+		v = sum_lanes2(tmp, tmp, C) / C;
+		s = 1.0f / sqrtf(v + 1e-5f);
+		for (c = 0; c < C; c++)
+			y[c] = tmp[c] * s * w[c] + b[c];
+		mean[i] = m;
+		rstd[i] = s;
+	}
+}
+
+void
+layernorm_forward_slab(float *out, float *mean, float *rstd,
+                       const float *inp, const float *w, const float *b,
+                       long r0, long r1, int C)
+{
+	float tmp[C];
+
+	if (r1 > r0)
+		ln_fwd_k(out + (size_t)r0 * C, mean + r0, rstd + r0,
+		         inp + (size_t)r0 * C, w, b, r1 - r0, C, tmp);
+}
+
 void
 layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                   const float *w, const float *b, int N, int C)
 {
-	int i;
+	OMP_PARALLEL
+	{
+		SLAB(N, r0, r1);
 
-	OMP_FOR
-	for (i = 0; i < N; i++) {
-		const float *x = inp + (size_t)i * C;
-		float *y = out + (size_t)i * C, m = 0.0f, v = 0.0f, s;
-		int c;
+		layernorm_forward_slab(out, mean, rstd, inp, w, b, r0, r1, C);
+	}
+}
 
-		for (c = 0; c < C; c++)
-			m += x[c];
-		m /= C;
-		for (c = 0; c < C; c++)
-			v += (x[c] - m) * (x[c] - m);
-		v /= C;
-		s = 1.0f / sqrtf(v + 1e-5f);
-		for (c = 0; c < C; c++)
-			y[c] = (x[c] - m) * s * w[c] + b[c];
-		mean[i] = m;
-		rstd[i] = s;
+/* rows [0, n) of dinp: += the gradient (acc), or = dres + it, or = it
+ * (dres NULL); tmp (2C) scratch */
+KERNEL static void
+ln_bwd_k(float *restrict dinp, const float *restrict dres, int acc,
+         const float *restrict dout, const float *restrict inp,
+         const float *restrict w, const float *restrict mean,
+         const float *restrict rstd, long n, int C, float *restrict tmp)
+{
+	float *nrm = tmp, *dn = tmp + C;
+	long i;
+	int c;
+
+	for (i = 0; i < n; i++) {
+		const float *x = inp + (size_t)i * C, *dy = dout + (size_t)i * C;
+		float *dx = dinp + (size_t)i * C, m = mean[i], s = rstd[i];
+		float dn_mean, dn_norm;
+
+		for (c = 0; c < C; c++) {
+			nrm[c] = (x[c] - m) * s;
+			dn[c] = w[c] * dy[c];
+		}
+		dn_mean = sum_lanes(dn, C) / C;
+		dn_norm = sum_lanes2(dn, nrm, C) / C;
+		if (acc) {
+			for (c = 0; c < C; c++)
+				dx[c] += (dn[c] - dn_mean - nrm[c] * dn_norm) * s;
+		} else if (dres) {
+			const float *dr = dres + (size_t)i * C;
+
+			for (c = 0; c < C; c++)
+				dx[c] = dr[c] + (dn[c] - dn_mean - nrm[c] * dn_norm) * s;
+		} else {
+			for (c = 0; c < C; c++)
+				dx[c] = (dn[c] - dn_mean - nrm[c] * dn_norm) * s;
+		}
+	}
+}
+
+/* columns [0, n) of dw and db, over all N rows in order */
+KERNEL static void
+ln_bwd_w_k(float *restrict dw, float *restrict db, const float *restrict dout,
+           const float *restrict inp, const float *restrict mean,
+           const float *restrict rstd, long N, int C, int n)
+{
+	long r;
+	int c;
+
+	for (r = 0; r < N; r++) {
+		const float *x = inp + (size_t)r * C, *dy = dout + (size_t)r * C;
+		float m = mean[r], s = rstd[r];
+
+		if (dw)
+			for (c = 0; c < n; c++)
+				dw[c] += dy[c] * ((x[c] - m) * s);
+		if (db)
+			for (c = 0; c < n; c++)
+				db[c] += dy[c];
+	}
+}
+
+static void
+layernorm_backward_(float *dinp, const float *dres, int acc, float *dw,
+                    float *db,
+                    const float *dout, const float *inp, const float *w,
+                    const float *mean, const float *rstd, int N, int C)
+{
+	OMP_PARALLEL
+	{
+		float tmp[2 * C];
+		SLAB(N, r0, r1);
+		SLAB(C, c0, c1);
+
+		if (dinp)
+			ln_bwd_k(dinp + (size_t)r0 * C, dres ? dres + (size_t)r0 * C :
+			         NULL, acc, dout + (size_t)r0 * C, inp + (size_t)r0 * C, w,
+			         mean + r0, rstd + r0, r1 - r0, C, tmp);
+		/* by columns: no sum is cut between threads */
+		if ((dw || db) && c1 > c0)
+			ln_bwd_w_k(dw ? dw + c0 : NULL, db ? db + c0 : NULL, dout + c0,
+			           inp + c0, mean, rstd, N, C, c1 - c0);
 	}
 }
 
@@ -173,107 +497,292 @@ layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
                    const float *inp, const float *w, const float *mean,
                    const float *rstd, int N, int C)
 {
-	enum { BLK = 64 };
-	int i, cb;
+	layernorm_backward_(dinp, NULL, 1, dw, db, dout, inp, w, mean, rstd, N,
+	                    C);
+}
 
-	if (dinp) {
-		OMP_FOR
-		for (i = 0; i < N; i++) {
-			const float *x = inp + (size_t)i * C, *dy = dout + (size_t)i * C;
-			float *dx = dinp + (size_t)i * C, m = mean[i], s = rstd[i];
-			float dn_mean = 0.0f, dn_norm = 0.0f;
-			int c;
-
-			for (c = 0; c < C; c++) {
-				float n = (x[c] - m) * s, dn = w[c] * dy[c];
-
-				dn_mean += dn;
-				dn_norm += dn * n;
-			}
-			dn_mean /= C;
-			dn_norm /= C;
-			for (c = 0; c < C; c++) {
-				float n = (x[c] - m) * s, dn = w[c] * dy[c];
-
-				dx[c] += (dn - dn_mean - n * dn_norm) * s;
-			}
-		}
-	}
-	if (!dw && !db)
-		return;
-	OMP_FOR
-	for (cb = 0; cb < C; cb += BLK) {
-		int e = cb + BLK < C ? cb + BLK : C, r, c;
-
-		for (r = 0; r < N; r++) {
-			const float *x = inp + (size_t)r * C, *dy = dout + (size_t)r * C;
-
-			for (c = cb; c < e; c++) {
-				if (dw)
-					dw[c] += dy[c] * (x[c] - mean[r]) * rstd[r];
-				if (db)
-					db[c] += dy[c];
-			}
-		}
-	}
+void
+layernorm_backward_res(float *dinp, const float *dres, float *dw, float *db,
+                       const float *dout, const float *inp, const float *w,
+                       const float *mean, const float *rstd, int N, int C)
+{
+	layernorm_backward_(dinp, dres, 0, dw, db, dout, inp, w, mean, rstd, N,
+	                    C);
 }
 
 /* ------------------------------------------------------------------ */
 /* attention                                                           */
 
 /*
- * Per (sample, head), the keys and values are first copied transposed,
- * (hs, T), so that every inner loop runs over t2 without a reduction and
- * vectorises.
+ * rows[c] = sum over i < hs of x[i] m[i][c] for c < Tp (a multiple of
+ * VEC): m (hs, Tp).  One VEC-wide block of the result at a time, which
+ * the compiler keeps in a register over the whole sum.
  */
+INLINE void
+rowvec(float *restrict row, const float *restrict x, const float *restrict m,
+       int hs, int Tp)
+{
+	int c, i, j;
+
+	for (c = 0; c < Tp; c += VEC) {
+		float s[VEC] = { 0 };
+
+		for (i = 0; i < hs; i++) {
+			const float *mi = m + (size_t)i * Tp + c;
+			float xi = x[i];
+
+			for (j = 0; j < VEC; j++)
+				s[j] += xi * mi[j];
+		}
+		memcpy(row + c, s, sizeof(s));
+	}
+}
+
+/*
+ * One (sample, head) of the forward pass.  base points at its q in the
+ * qkv rows (stride ld = 3C; k at +C, v at +2C); o at its slice of out
+ * (stride C); a (T,T) its probabilities.  kt (hs,Tp) and row (Tp) are
+ * scratch, Tp = T rounded up to VEC: every loop over keys runs over the
+ * padded Tp, with zeros in the padding, so it vectorises whole.
+ */
+INLINE void
+attn_fwd_body(float *restrict o, float *restrict a,
+              const float *restrict base, float *restrict kt,
+              float *restrict row, int T, int Tp, int hs, int ld, int C,
+              float scale)
+{
+	float qs[hs], acc[hs];
+	int t, t2, i;
+
+	for (i = 0; i < hs; i++) {
+		for (t2 = 0; t2 < T; t2++)
+			kt[i * Tp + t2] = base[(size_t)t2 * ld + C + i];
+		for (; t2 < Tp; t2++)
+			kt[i * Tp + t2] = 0.0f;
+	}
+	for (t = 0; t < T; t++) {
+		const float *q = base + (size_t)t * ld;
+		float mx, sum;
+
+		/* preatt = q k^T scale */
+		for (i = 0; i < hs; i++)
+			qs[i] = q[i] * scale;
+		rowvec(row, qs, kt, hs, Tp);
+		mx = row[0];
+		for (t2 = 1; t2 < T; t2++)
+			mx = row[t2] > mx ? row[t2] : mx;
+		SIMD
+		for (t2 = 0; t2 < Tp; t2++)
+			row[t2] = t2 < T ? exp_fast(row[t2] - mx) : 0.0f;
+		sum = 1.0f / sum_lanes(row, Tp);
+		SIMD
+		for (t2 = 0; t2 < Tp; t2++)
+			row[t2] *= sum;
+		memcpy(a + (size_t)t * T, row, T * sizeof(*row));
+		/* out = att v: the row of out stays in registers */
+		for (i = 0; i < hs; i++)
+			acc[i] = 0.0f;
+		for (t2 = 0; t2 < T; t2++) {
+			const float *v = base + (size_t)t2 * ld + 2 * C;
+			float p = row[t2];
+
+			SIMD
+			for (i = 0; i < hs; i++)
+				acc[i] += p * v[i];
+		}
+		memcpy(o + (size_t)t * C, acc, hs * sizeof(*o));
+	}
+}
+
+/*
+ * The kernels proper: the common head sizes get a copy each, in which
+ * the loops over the head's channels have a known length and unroll.
+ */
+KERNEL static void
+attn_fwd_one(float *restrict o, float *restrict a,
+             const float *restrict base, float *restrict kt,
+             float *restrict row, int T, int Tp, int hs, int ld, int C,
+             float scale)
+{
+	switch (hs) {
+	case 16:
+		attn_fwd_body(o, a, base, kt, row, T, Tp, 16, ld, C, scale);
+		break;
+	case 32:
+		attn_fwd_body(o, a, base, kt, row, T, Tp, 32, ld, C, scale);
+		break;
+	case 64:
+		attn_fwd_body(o, a, base, kt, row, T, Tp, 64, ld, C, scale);
+		break;
+	default:
+		attn_fwd_body(o, a, base, kt, row, T, Tp, hs, ld, C, scale);
+	}
+}
+
+void
+attention_forward_slab(float *out, float *att, const float *qkv, int b0,
+                       int b1, int T, int C, int NH)
+{
+	int hs = C / NH, Tp = (T + VEC - 1) / VEC * VEC;
+	float scale = 1.0f / sqrtf(hs), kt[hs * Tp], row[Tp];
+	long bh;
+
+	for (bh = (long)b0 * NH; bh < (long)b1 * NH; bh++) {
+		int b = bh / NH, h = bh % NH;
+
+		attn_fwd_one(out + (size_t)b * T * C + h * hs, att + (size_t)bh * T * T,
+		             qkv + (size_t)b * T * 3 * C + h * hs, kt, row, T, Tp, hs,
+		             3 * C, C, scale);
+	}
+}
+
 void
 attention_forward(float *out, float *att, const float *qkv, int B, int T,
                   int C, int NH)
 {
-	int hs = C / NH, bh;
+	OMP_PARALLEL
+	{
+		SLAB(B, b0, b1);
+
+		attention_forward_slab(out, att, qkv, b0, b1, T, C, NH);
+	}
+}
+
+/* d (n) = s, or += s with acc */
+INLINE void
+put(float *restrict d, const float *restrict s, int n, int acc)
+{
+	int i;
+
+	if (acc) {
+		SIMD
+		for (i = 0; i < n; i++)
+			d[i] += s[i];
+	} else
+		memcpy(d, s, n * sizeof(*d));
+}
+
+/*
+ * One (sample, head) of the backward pass, into its slice of dqkv (db,
+ * the same layout as base): += (acc) or =.  ds (T,T) receives the
+ * gradient of the scaled scores; vt (hs,Tp), p, dat (Tp) are scratch.
+ * By rows of the scores first (dq), then by columns (dk, dv), so that
+ * each row of dq, dk and dv is summed in registers and written once.
+ */
+INLINE void
+attn_bwd_body(float *restrict db, float *restrict ds,
+              const float *restrict dout, const float *restrict base,
+              const float *restrict a, float *restrict vt, float *restrict p,
+              float *restrict dat, int T, int Tp, int hs, int ld, int C,
+              float scale, int acc)
+{
+	float g[hs], gk[hs];
+	int t, t2, i;
+
+	for (i = 0; i < hs; i++) {
+		for (t2 = 0; t2 < T; t2++)
+			vt[i * Tp + t2] = base[(size_t)t2 * ld + 2 * C + i];
+		for (; t2 < Tp; t2++)
+			vt[i * Tp + t2] = 0.0f;
+	}
+	for (t2 = T; t2 < Tp; t2++)
+		p[t2] = 0.0f;
+	for (t = 0; t < T; t++) {
+		const float *dy = dout + (size_t)t * C;
+		float dot;
+
+		/* datt = dy v^T; through the softmax (the padding has p = 0) */
+		memcpy(p, a + (size_t)t * T, T * sizeof(*p));
+		rowvec(dat, dy, vt, hs, Tp);
+		SIMD
+		for (t2 = 0; t2 < Tp; t2++)
+			dat[t2] *= p[t2];
+		dot = sum_lanes(dat, Tp);
+		SIMD
+		for (t2 = 0; t2 < Tp; t2++)
+			dat[t2] = (dat[t2] - p[t2] * dot) * scale;
+		memcpy(ds + (size_t)t * T, dat, T * sizeof(*ds));
+		/* dq = ds k */
+		for (i = 0; i < hs; i++)
+			g[i] = 0.0f;
+		for (t2 = 0; t2 < T; t2++) {
+			const float *k = base + (size_t)t2 * ld + C;
+			float d = dat[t2];
+
+			SIMD
+			for (i = 0; i < hs; i++)
+				g[i] += d * k[i];
+		}
+		put(db + (size_t)t * ld, g, hs, acc);
+	}
+	/* dv = att^T dy, dk = ds^T q */
+	for (t2 = 0; t2 < T; t2++) {
+		for (i = 0; i < hs; i++)
+			g[i] = gk[i] = 0.0f;
+		for (t = 0; t < T; t++) {
+			const float *dy = dout + (size_t)t * C;
+			const float *q = base + (size_t)t * ld;
+			float pt = a[(size_t)t * T + t2], d = ds[(size_t)t * T + t2];
+
+			SIMD
+			for (i = 0; i < hs; i++) {
+				g[i] += pt * dy[i];
+				gk[i] += d * q[i];
+			}
+		}
+		put(db + (size_t)t2 * ld + C, gk, hs, acc);
+		put(db + (size_t)t2 * ld + 2 * C, g, hs, acc);
+	}
+}
+
+KERNEL static void
+attn_bwd_one(float *restrict db, float *restrict ds,
+             const float *restrict dout, const float *restrict base,
+             const float *restrict a, float *restrict vt, float *restrict p,
+             float *restrict dat, int T, int Tp, int hs, int ld, int C,
+             float scale, int acc)
+{
+	switch (hs) {
+	case 16:
+		attn_bwd_body(db, ds, dout, base, a, vt, p, dat, T, Tp, 16, ld, C,
+		              scale, acc);
+		break;
+	case 32:
+		attn_bwd_body(db, ds, dout, base, a, vt, p, dat, T, Tp, 32, ld, C,
+		              scale, acc);
+		break;
+	case 64:
+		attn_bwd_body(db, ds, dout, base, a, vt, p, dat, T, Tp, 64, ld, C,
+		              scale, acc);
+		break;
+	default:
+		attn_bwd_body(db, ds, dout, base, a, vt, p, dat, T, Tp, hs, ld, C,
+		              scale, acc);
+	}
+}
+
+static void
+attention_backward_(float *dqkv, float *datt, const float *dout,
+                    const float *qkv, const float *att, int B, int T, int C,
+                    int NH, int acc)
+{
+	int hs = C / NH, Tp = (T + VEC - 1) / VEC * VEC;
 	float scale = 1.0f / sqrtf(hs);
 
-	OMP_FOR
-	for (bh = 0; bh < B * NH; bh++) {
-		int b = bh / NH, h = bh % NH, t, t2, i;
-		const float *base = qkv + (size_t)b * T * 3 * C + h * hs;
-		float *a = att + (size_t)bh * T * T, kt[hs * T];
+	OMP_PARALLEL
+	{
+		float vt[hs * Tp], p[Tp], dat[Tp];
+		SLAB(B * NH, lo, hi);
+		long bh;
 
-		for (t2 = 0; t2 < T; t2++)
-			for (i = 0; i < hs; i++)
-				kt[i * T + t2] = base[(size_t)t2 * 3 * C + C + i];
-		for (t = 0; t < T; t++) {
-			const float *q = base + (size_t)t * 3 * C;
-			float *at = a + (size_t)t * T, *o, mx = -INFINITY, sum = 0.0f;
+		for (bh = lo; bh < hi; bh++) {
+			int b = bh / NH, h = bh % NH;
+			size_t off = (size_t)b * T * 3 * C + h * hs;
 
-			for (t2 = 0; t2 < T; t2++)
-				at[t2] = 0.0f;
-			for (i = 0; i < hs; i++) {
-				float qi = q[i] * scale;
-
-				for (t2 = 0; t2 < T; t2++)
-					at[t2] += qi * kt[i * T + t2];
-			}
-			for (t2 = 0; t2 < T; t2++)
-				if (at[t2] > mx)
-					mx = at[t2];
-			for (t2 = 0; t2 < T; t2++) {
-				at[t2] = expf(at[t2] - mx);
-				sum += at[t2];
-			}
-			sum = 1.0f / sum;
-			for (t2 = 0; t2 < T; t2++)
-				at[t2] *= sum;
-			o = out + ((size_t)b * T + t) * C + h * hs;
-			for (i = 0; i < hs; i++)
-				o[i] = 0.0f;
-			for (t2 = 0; t2 < T; t2++) {
-				const float *v = base + (size_t)t2 * 3 * C + 2 * C;
-				float p = at[t2];
-
-				for (i = 0; i < hs; i++)
-					o[i] += p * v[i];
-			}
+			attn_bwd_one(dqkv + off, datt + (size_t)bh * T * T,
+			             dout + (size_t)b * T * C + h * hs, qkv + off,
+			             att + (size_t)bh * T * T, vt, p, dat, T, Tp, hs,
+			             3 * C, C, scale, acc);
 		}
 	}
 }
@@ -283,56 +792,15 @@ attention_backward(float *dqkv, float *datt, const float *dout,
                    const float *qkv, const float *att, int B, int T, int C,
                    int NH)
 {
-	int hs = C / NH, bh;
-	float scale = 1.0f / sqrtf(hs);
+	attention_backward_(dqkv, datt, dout, qkv, att, B, T, C, NH, 1);
+}
 
-	OMP_FOR
-	for (bh = 0; bh < B * NH; bh++) {
-		int b = bh / NH, h = bh % NH, t, t2, i;
-		const float *base = qkv + (size_t)b * T * 3 * C + h * hs;
-		float *dbase = dqkv + (size_t)b * T * 3 * C + h * hs;
-		const float *a = att + (size_t)bh * T * T;
-		float *da = datt + (size_t)bh * T * T, vt[hs * T];
-
-		for (t2 = 0; t2 < T; t2++)
-			for (i = 0; i < hs; i++)
-				vt[i * T + t2] = base[(size_t)t2 * 3 * C + 2 * C + i];
-		for (t = 0; t < T; t++) {
-			const float *at = a + (size_t)t * T;
-			const float *dy = dout + ((size_t)b * T + t) * C + h * hs;
-			const float *q = base + (size_t)t * 3 * C;
-			float *dq = dbase + (size_t)t * 3 * C, *dat = da + (size_t)t * T;
-			float dot = 0.0f;
-
-			/* through out = att v: datt = dy v^T, dv += att^T dy */
-			for (t2 = 0; t2 < T; t2++)
-				dat[t2] = 0.0f;
-			for (i = 0; i < hs; i++) {
-				float d = dy[i];
-
-				for (t2 = 0; t2 < T; t2++)
-					dat[t2] += d * vt[i * T + t2];
-			}
-			for (t2 = 0; t2 < T; t2++) {
-				float *dv = dbase + (size_t)t2 * 3 * C + 2 * C, p = at[t2];
-
-				for (i = 0; i < hs; i++)
-					dv[i] += p * dy[i];
-				dot += dat[t2] * p;
-			}
-			/* through the softmax, then preatt = q k^T scale */
-			for (t2 = 0; t2 < T; t2++) {
-				const float *k = base + (size_t)t2 * 3 * C + C;
-				float *dk = dbase + (size_t)t2 * 3 * C + C;
-				float dp = at[t2] * (dat[t2] - dot) * scale;
-
-				for (i = 0; i < hs; i++) {
-					dq[i] += dp * k[i];
-					dk[i] += dp * q[i];
-				}
-			}
-		}
-	}
+void
+attention_backward_set(float *dqkv, float *datt, const float *dout,
+                       const float *qkv, const float *att, int B, int T,
+                       int C, int NH)
+{
+	attention_backward_(dqkv, datt, dout, qkv, att, B, T, C, NH, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -341,36 +809,75 @@ attention_backward(float *dqkv, float *datt, const float *dout,
 #define INV_SQRT2   0.70710678118654752440f
 #define INV_SQRT2PI 0.39894228040143267794f
 
-void
-gelu_forward(float *out, const float *inp, size_t N)
+KERNEL static void
+gelu_fwd_k(float *restrict out, const float *restrict inp, long n)
 {
-	long i, n = N;
+	long i;
 
-	OMP_FOR
 	for (i = 0; i < n; i++) {
 		float x = inp[i];
 
-		out[i] = 0.5f * x * (1.0f + erff(x * INV_SQRT2));
+		out[i] = 0.5f * x * (1.0f + erf_fast(x * INV_SQRT2));
+	}
+}
+
+KERNEL static void
+gelu_bwd_k(float *restrict dinp, const float *restrict inp,
+           const float *restrict dout, long n, int acc)
+{
+	long i;
+
+	for (i = 0; i < n; i++) {
+		float x = inp[i];
+		float cdf = 0.5f * (1.0f + erf_fast(x * INV_SQRT2));
+		float pdf = INV_SQRT2PI * exp_fast(-0.5f * x * x);
+
+		dinp[i] = (acc ? dinp[i] : 0.0f) + (cdf + x * pdf) * dout[i];
 	}
 }
 
 void
+gelu_forward_slab(float *out, const float *inp, size_t lo, size_t hi)
+{
+	if (hi > lo)
+		gelu_fwd_k(out + lo, inp + lo, hi - lo);
+}
+
+void
+gelu_forward(float *out, const float *inp, size_t N)
+{
+	OMP_PARALLEL
+	{
+		SLAB(N, lo, hi);
+
+		gelu_forward_slab(out, inp, lo, hi);
+	}
+}
+
+/* Phi(x) again costs less than the division of out / x */
+void
 gelu_backward(float *dinp, const float *inp, const float *out,
               const float *dout, size_t N)
 {
-	long i, n = N;
+	(void)out;
+	OMP_PARALLEL
+	{
+		SLAB(N, lo, hi);
 
-	OMP_FOR
-	for (i = 0; i < n; i++) {
-		float x = inp[i], cdf, pdf;
+		gelu_bwd_k(dinp + lo, inp + lo, dout + lo, hi - lo, 1);
+	}
+}
 
-		/* Phi(x) = out / x saves an erff, except near 0 */
-		if (fabsf(x) > 1e-2f)
-			cdf = out[i] / x;
-		else
-			cdf = 0.5f * (1.0f + erff(x * INV_SQRT2));
-		pdf = INV_SQRT2PI * expf(-0.5f * x * x);
-		dinp[i] += (cdf + x * pdf) * dout[i];
+void
+gelu_backward_set(float *dinp, const float *inp, const float *out,
+                  const float *dout, size_t N)
+{
+	(void)out;
+	OMP_PARALLEL
+	{
+		SLAB(N, lo, hi);
+
+		gelu_bwd_k(dinp + lo, inp + lo, dout + lo, hi - lo, 0);
 	}
 }
 

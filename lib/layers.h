@@ -15,9 +15,11 @@
  * out = inp w^T + b.
  *
  * Loops over independent rows are spread over OpenMP threads when the
- * file is compiled with -fopenmp.  No loop reduces across threads, so the
- * results do not depend on the number of threads (the sgemm calls of
- * OpenBLAS are deterministic for a fixed thread count).
+ * file is compiled with -fopenmp.  No loop reduces across threads, and
+ * rows are cut at multiples of LAYERS_ROWS, so the forward passes do not
+ * depend on the number of threads.  The weight gradients are cut by
+ * their rows, which the Haswell sgemm of OpenBLAS may round differently
+ * for a different cut: they are the same for the same thread count.
  *
  * Nothing here allocates, exits or prints.
  */
@@ -27,6 +29,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The threads of the layers: n OpenMP threads, each calling a
+ * single-threaded OpenBLAS (the layers cut every product into one slab
+ * per thread themselves).  Without OpenMP, OpenBLAS gets the n threads.
+ * Tools call this rather than omp_set_num_threads: only the layers are
+ * compiled with -fopenmp, so _OPENMP is not defined in a tool.
+ */
+void layers_threads(int n);
+
+/*
+ * Where thread i of nt starts in n rows of a product: a multiple of
+ * LAYERS_ROWS (a multiple of the M blocking of OpenBLAS's sgemm kernels:
+ * 24 Haswell, 16 SkylakeX), so that a row's result does not depend on
+ * the number of threads.  layers_cut(n, nt, nt) is n.
+ */
+enum { LAYERS_ROWS = 96 };
+long layers_cut(long n, int i, int nt);
+
 /* linear: out (N,OC) = inp (N,C) w^T (OC,C) + b (OC); b may be NULL */
 void linear_forward(float *out, const float *inp, const float *w,
                     const float *b, int N, int C, int OC);
@@ -35,6 +55,10 @@ void linear_forward_naive(float *out, const float *inp, const float *w,
 /* dinp (N,C) += dout w; dw (OC,C) += dout^T inp; db (OC) += sum dout */
 void linear_backward(float *dinp, float *dw, float *db, const float *dout,
                      const float *inp, const float *w, int N, int C, int OC);
+/* the same, but dinp = (not +=) its gradient; dw and db still += */
+void linear_backward_set(float *dinp, float *dw, float *db, const float *dout,
+                         const float *inp, const float *w, int N, int C,
+                         int OC);
 void linear_backward_naive(float *dinp, float *dw, float *db,
                            const float *dout, const float *inp,
                            const float *w, int N, int C, int OC);
@@ -49,6 +73,13 @@ void layernorm_forward(float *out, float *mean, float *rstd,
 void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
                         const float *inp, const float *w, const float *mean,
                         const float *rstd, int N, int C);
+/* the same, but dinp = dres + (not +=) its gradient: a residual
+ * branch's gradient joins in the same pass (dres (N,C) may not be dinp);
+ * with dres NULL, dinp = its gradient */
+void layernorm_backward_res(float *dinp, const float *dres, float *dw,
+                            float *db, const float *dout, const float *inp,
+                            const float *w, const float *mean,
+                            const float *rstd, int N, int C);
 
 /*
  * multi-head self-attention without a mask: qkv (B,T,3C) holds q, k, v
@@ -62,12 +93,36 @@ void attention_forward(float *out, float *att, const float *qkv, int B,
 void attention_backward(float *dqkv, float *datt, const float *dout,
                         const float *qkv, const float *att, int B, int T,
                         int C, int NH);
+/* the same, but dqkv = (not +=) its gradient */
+void attention_backward_set(float *dqkv, float *datt, const float *dout,
+                            const float *qkv, const float *att, int B, int T,
+                            int C, int NH);
+
+/*
+ * Slabs of the forward passes: rows [r0, r1) of N (elements [lo, hi) for
+ * GELU, samples [b0, b1) for attention), computed by the calling thread
+ * alone, for a caller that runs a whole block in one parallel region
+ * (vit.c).  linear_forward_slab adds res (N,OC) as well, if not NULL:
+ * out = res + b + inp w^T, a residual connection in the same pass.
+ */
+void linear_forward_slab(float *out, const float *inp, const float *w,
+                         const float *b, const float *res, long r0, long r1,
+                         int C, int OC);
+void layernorm_forward_slab(float *out, float *mean, float *rstd,
+                            const float *inp, const float *w, const float *b,
+                            long r0, long r1, int C);
+void attention_forward_slab(float *out, float *att, const float *qkv, int b0,
+                            int b1, int T, int C, int NH);
+void gelu_forward_slab(float *out, const float *inp, size_t lo, size_t hi);
 
 /* exact GELU, x Phi(x) (nn.GELU's default): out (N), inp (N); the
  * backward pass takes the forward's out as well */
 void gelu_forward(float *out, const float *inp, size_t N);
 void gelu_backward(float *dinp, const float *inp, const float *out,
                    const float *dout, size_t N);
+/* the same, but dinp = (not +=) its gradient */
+void gelu_backward_set(float *dinp, const float *inp, const float *out,
+                       const float *dout, size_t N);
 
 /* residual: out = a + b (N); da += dout, db += dout */
 void residual_forward(float *out, const float *a, const float *b, size_t N);

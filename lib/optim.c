@@ -9,9 +9,14 @@
 #include "optim.h"
 
 #ifdef _OPENMP
-#define OMP_FOR _Pragma("omp parallel for schedule(static)")
+#include <omp.h>
+#define OMP_PARALLEL _Pragma("omp parallel")
+#define NTHREADS omp_get_num_threads()
+#define THREAD omp_get_thread_num()
 #else
-#define OMP_FOR
+#define OMP_PARALLEL
+#define NTHREADS 1
+#define THREAD 0
 #endif
 
 int
@@ -45,23 +50,53 @@ adamw_tick(struct adamw *a)
 	a->t++;
 }
 
-void
-adamw_update(struct adamw *a, float *p, const float *g, size_t off, size_t n,
-             float lr, float wd)
+/* elements [lo, hi) of one tensor; each element on its own, so the
+ * split between threads does not change the result */
+static void
+update(struct adamw *a, float *p, const float *g, size_t off, size_t lo,
+       size_t hi, float lr, float wd)
 {
 	float *m = a->m + off, *v = a->v + off;
 	float b1 = a->b1, b2 = a->b2, eps = a->eps;
 	float bc1 = 1.0f - powf(b1, (float)a->t), bc2 = 1.0f - powf(b2, (float)a->t);
 	float step = lr / bc1, bc2s = sqrtf(bc2), decay = 1.0f - lr * wd;
-	long i, nn = n;
+	size_t i;
 
-	OMP_FOR
-	for (i = 0; i < nn; i++) {
+	for (i = lo; i < hi; i++) {
 		float gi = g[i];
 
 		m[i] = b1 * m[i] + (1.0f - b1) * gi;
 		v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
 		p[i] = p[i] * decay - step * m[i] / (sqrtf(v[i]) / bc2s + eps);
+	}
+}
+
+void
+adamw_update(struct adamw *a, float *p, const float *g, size_t off, size_t n,
+             float lr, float wd)
+{
+	OMP_PARALLEL
+	{
+		int nt = NTHREADS, id = THREAD;
+
+		update(a, p, g, off, n * id / nt, n * (id + 1) / nt, lr, wd);
+	}
+}
+
+void
+adamw_update_parts(struct adamw *a, float *p, const float *g,
+                   const struct adamw_part *parts, int nparts, float lr)
+{
+	OMP_PARALLEL
+	{
+		int k, nt = NTHREADS, id = THREAD;
+
+		for (k = 0; k < nparts; k++) {
+			size_t n = parts[k].n, off = parts[k].off;
+
+			update(a, p + off, g + off, off, n * id / nt, n * (id + 1) / nt,
+			       lr, parts[k].wd);
+		}
 	}
 }
 

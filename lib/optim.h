@@ -32,6 +32,22 @@ void adamw_tick(struct adamw *);
 void adamw_update(struct adamw *, float *p, const float *g, size_t off,
                   size_t n, float lr, float wd);
 
+/* one tensor of a flat layout: at offset off, n elements, weight decay */
+struct adamw_part {
+	size_t off, n;
+	float wd;
+};
+
+/*
+ * The same as adamw_update(a, p + part.off, g + part.off, part.off,
+ * part.n, lr, part.wd) for each of the nparts parts, with the same
+ * result, but in one parallel pass: a model has hundreds of small
+ * tensors, and a parallel loop for each costs more than its update.
+ */
+void adamw_update_parts(struct adamw *, float *p, const float *g,
+                        const struct adamw_part *parts, int nparts,
+                        float lr);
+
 /*
  * MAE's schedule for step s (from 0) of total: linear warmup from 0 to
  * peak over warmup steps, then a half-cycle cosine down to lrmin.

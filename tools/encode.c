@@ -19,7 +19,6 @@
  * (no masking, every patch in order): the values are those of
  * mim-train's encoder forward, bit for bit at the same thread count.
  */
-#include <cblas.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -28,10 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
+#include "layers.h"
 #include "probe.h"
 #include "tensor.h"
 #include "util.h"
@@ -306,12 +303,7 @@ main(int argc, char *argv[])
 	parseargs(argc, argv, &o);
 
 	/* prepare: threads as mim-train sets them */
-#ifdef _OPENMP
-	openblas_set_num_threads(1);
-	omp_set_num_threads(o.threads);
-#else
-	openblas_set_num_threads(o.threads);
-#endif
+	layers_threads(o.threads);
 	memset(&st, 0, sizeof(st));
 	st.o = &o;
 	clock_gettime(CLOCK_MONOTONIC, &t0);

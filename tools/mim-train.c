@@ -20,7 +20,6 @@
  * everything and skips the images the checkpoint had consumed, so a
  * resumed run gives the same bytes as an uninterrupted one.
  */
-#include <cblas.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -33,10 +32,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
+#include "layers.h"
 #include "optim.h"
 #include "tensor.h"
 #include "util.h"
@@ -59,6 +56,7 @@ struct train {
 	struct opts *o;
 	struct vit v;
 	struct adamw opt;
+	struct adamw_part *parts; /* (npt) the parameters for AdamW */
 	struct rng rng;
 	long step, total, warmup, batch;
 	uint64_t seen;        /* images consumed, for --resume */
@@ -354,6 +352,8 @@ train_step(struct train *tr)
 
 	if (!tr->nb)
 		return;
+	if (!tr->parts)
+		tr->parts = ereallocarray(NULL, v->npt, sizeof(*tr->parts));
 	clock_gettime(CLOCK_MONOTONIC, &tr->t0);
 	vit_mask(v, tr->nb, &tr->rng, NULL);
 	loss = vit_forward(v, tr->xb, tr->tb);
@@ -371,11 +371,11 @@ train_step(struct train *tr)
 	lr = lr_schedule(tr->step, tr->total, tr->warmup, (float)tr->lr, 0.0f);
 	adamw_tick(&tr->opt);
 	for (i = 0; i < v->npt; i++) {
-		const struct vit_tensor *p = &v->pt[i];
-
-		adamw_update(&tr->opt, v->params + p->off, v->grads + p->off,
-		             p->off, p->n, lr, p->decay ? (float)tr->wd : 0.0f);
+		tr->parts[i].off = v->pt[i].off;
+		tr->parts[i].n = v->pt[i].n;
+		tr->parts[i].wd = v->pt[i].decay ? (float)tr->wd : 0.0f;
 	}
+	adamw_update_parts(&tr->opt, v->params, v->grads, tr->parts, v->npt, lr);
 	tr->step++;
 	tr->seen += tr->nb;
 	dt = elapsed(&tr->t0);
@@ -760,13 +760,7 @@ main(int argc, char *argv[])
 	/* prepare */
 	if ((!o.out || !strcmp(o.out, "-")) && isatty(1))
 		die("refusing to write binary tensor stream to a terminal");
-#ifdef _OPENMP
-	/* the layers split the work over OpenMP threads themselves */
-	openblas_set_num_threads(1);
-	omp_set_num_threads(o.threads);
-#else
-	openblas_set_num_threads(o.threads);
-#endif
+	layers_threads(o.threads);
 	memset(&tr, 0, sizeof(tr));
 	tr.o = &o;
 	tr.batch = o.batch;
@@ -827,6 +821,7 @@ main(int argc, char *argv[])
 		die("%s:", o.log);
 	free(tr.xb);
 	free(tr.tb);
+	free(tr.parts);
 	adamw_free(&tr.opt);
 	vit_free(&tr.v);
 	tsr_group_free(&g);

@@ -33,10 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
+#include "layers.h"
 #include "probe.h"
 #include "tensor.h"
 #include "util.h"
@@ -412,11 +410,8 @@ main(int argc, char *argv[])
 	parseargs(argc, argv, &o);
 	json = o.json;
 
-	/* prepare */
-#ifdef _OPENMP
-	omp_set_num_threads(o.threads);
-#endif
-	openblas_set_num_threads(o.threads);
+	/* prepare: the encoder's threads as mim-train sets them */
+	layers_threads(o.threads);
 	memset(&v, 0, sizeof(v));
 	if (o.model && probe_load_model(&v, &lneps, o.model, o.batch, msg,
 	                                sizeof(msg)) < 0)
@@ -425,6 +420,8 @@ main(int argc, char *argv[])
 	memset(&te, 0, sizeof(te));
 	read_set(&tr, o.train, &o, &v);
 	read_set(&te, o.test, &o, &v);
+	/* then OpenBLAS's own threads for the k-NN similarities */
+	openblas_set_num_threads(o.threads);
 	if (tr.D != te.D)
 		die("%s: features of D=%d, but the training stream's have D=%d",
 		    te.name, te.D, tr.D);
