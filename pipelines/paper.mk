@@ -6,13 +6,15 @@
 #   ablation.mk   K and K-means epochs (Figures 4 and 5)
 #   curves.mk     the training curves of the main comparison
 #
-# The sweeps train SWEEP_EPOCHS passes per run, the same for each.
+# The main comparison runs for two seeds, the sweeps train SWEEP_EPOCHS
+# passes per run for the first, the same for each.
 #
 #   make -f pipelines/paper.mk [OUT=results] [MAIN_EPOCHS=2] ...
 OUT ?= results
 MAIN_EPOCHS ?= 2
 SWEEP_EPOCHS ?= 0.25
 PROBE_TRAIN ?= 10000
+SEEDS ?= 0 1
 include pipelines/main.mk
 include pipelines/tcas.mk
 include pipelines/ablation.mk
