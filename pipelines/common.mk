@@ -1,9 +1,12 @@
-# The stages every experiment on Fashion-MNIST shares: the data, the
-# tokenizers, a training run, its probe.  Included by main.mk,
-# tcas.mk, ablation.mk and curves.mk; paper.mk and demo.mk set the
-# budget.  Every stage writes its file through a temporary name (the
-# tools' -o, or $@.tmp renamed) and is kept, so a second make redoes
-# only what changed; make -j is safe: every file has one rule.
+# The stages every experiment shares: the data (Fashion-MNIST unless
+# the variables name other data, as imagenet100.mk does), the
+# tokenizers, a training run, its probe.  Included by main.mk, tcas.mk,
+# ablation.mk and curves.mk; paper.mk and demo.mk set the budget.
+# Every stage writes its file through a temporary name (the tools' -o,
+# or $@.tmp renamed) and is kept, so a second make redoes only what
+# changed; make -j is safe: every file has one rule.  The settings that
+# shape the stages' outputs are kept in $(W)/settings: when one of them
+# changes, every stage is redone (names carry K, the seed and the run).
 #
 # Files, under $(W) = $(OUT)/work:
 #
@@ -45,11 +48,11 @@ SHELL = /bin/bash
 
 FMNIST ?= /usr/share/datasets/fashion-mnist
 BIN ?= bin
-# the data: its name in titles, the training and test images (any input of patchify(1)),
-# patchify's options that select them (e.g. -P train), the number of
-# training images, and options for every read (e.g. -c 3 -N imagenet),
-# for the training stream (with -a; e.g. -s 224) and for the others
-# (e.g. -r 256 -s 224)
+# the data: its name in titles, the training and test images (any
+# input of patchify(1)), patchify's options that select them (e.g. -P
+# train), the number of training images, and options for every read
+# (e.g. -c 3 -N imagenet), for the training stream (with -a; e.g. -s
+# 224) and for the others (e.g. -r 256 -s 224)
 DATASET ?= Fashion-MNIST
 TRAIN_FILE ?= $(FMNIST)/train-images-idx3-ubyte.gz
 TEST_FILE ?= $(FMNIST)/t10k-images-idx3-ubyte.gz
@@ -98,18 +101,26 @@ TIME = /usr/bin/time
 TOOLS = $(addprefix $(BIN)/,patchify kmeans-fit tokenize tcas mim-train \
 	encode probe)
 
+# the settings that shape what the stages write, one per line; the
+# file changes (and every stage with it) only when they do
+SETTINGS = $(W)/settings
+settings_text = BIN=$(BIN)\nTRAIN_FILE=$(TRAIN_FILE) $(TRAIN_SEL)\nTEST_FILE=$(TEST_FILE) $(TEST_SEL)\nTRAIN_N=$(TRAIN_N)\nIMAGE_FLAGS=$(IMAGE_FLAGS)\nAUG_FLAGS=$(AUG_FLAGS)\nEVAL_FLAGS=$(EVAL_FLAGS)\nPRESET=$(PRESET) $(MODEL_FLAGS)\nP=$(P)\nBATCH=$(BATCH)\nWARMUP_EPOCHS=$(WARMUP_EPOCHS)\nJOBS=$(JOBS)\nMAIN_EPOCHS=$(MAIN_EPOCHS)\nSWEEP_EPOCHS=$(SWEEP_EPOCHS)\nKMEANS_IMAGES=$(KMEANS_IMAGES)\nKMEANS_EPOCHS=$(KMEANS_EPOCHS)\nFEATURE_IMAGES=$(FEATURE_IMAGES)\nRANDOM_K=$(RANDOM_K)\nPROBE_TRAIN=$(PROBE_TRAIN)\nPROBE_FLAGS=$(PROBE_FLAGS)\n
+$(shell mkdir -p $(W) && printf '%b' '$(subst ','\'',$(settings_text))' > $(SETTINGS).new && \
+	{ cmp -s $(SETTINGS).new $(SETTINGS) && rm -f $(SETTINGS).new || \
+	  mv $(SETTINGS).new $(SETTINGS); })
+
 # ------------------------------------------------------------------ data
 
-$(W)/data/test.tsr: $(TEST_FILE) $(BIN)/patchify
+$(W)/data/test.tsr: $(TEST_FILE) $(BIN)/patchify $(SETTINGS)
 	@mkdir -p $(@D)
 	$(TEST_EVAL) -o $@ $<
 
-$(W)/data/probe-train.tsr: $(TRAIN_FILE) $(BIN)/patchify
+$(W)/data/probe-train.tsr: $(TRAIN_FILE) $(BIN)/patchify $(SETTINGS)
 	@mkdir -p $(@D)
 	$(TRAIN_EVAL) -u -S 1 -n $(PROBE_TRAIN) -o $@ $<
 
 # the teacher's features of FEATURE_IMAGES training images, to fit on
-$(W)/data/features.tsr: $(TRAIN_FILE) $(TEACHER) $(BIN)/patchify $(BIN)/encode
+$(W)/data/features.tsr: $(TRAIN_FILE) $(TEACHER) $(BIN)/patchify $(BIN)/encode $(SETTINGS)
 	$(TRAIN_EVAL) -u -S 2 -n $(FEATURE_IMAGES) $< | \
 	    $(BIN)/encode -j $(JOBS) -m $(TEACHER) -e features -o $@
 
@@ -117,7 +128,7 @@ $(W)/data/features.tsr: $(TRAIN_FILE) $(TEACHER) $(BIN)/patchify $(BIN)/encode
 
 # pixel-kK or pixel-kK-eE: mini-batch K-means on the patches of
 # KMEANS_IMAGES training images (a shuffled subset), K clusters, E epochs
-$(W)/tok/pixel-k%.tsr: $(TRAIN_FILE) $(BIN)/patchify $(BIN)/kmeans-fit
+$(W)/tok/pixel-k%.tsr: $(TRAIN_FILE) $(BIN)/patchify $(BIN)/kmeans-fit $(SETTINGS)
 	@mkdir -p $(@D)
 	$(TRAIN_EVAL) -u -S 3 -n $(KMEANS_IMAGES) $< | \
 	    $(BIN)/kmeans-fit -j $(JOBS) -S 0 -a minibatch \
@@ -125,7 +136,7 @@ $(W)/tok/pixel-k%.tsr: $(TRAIN_FILE) $(BIN)/patchify $(BIN)/kmeans-fit
 	    -e $(or $(word 2,$(subst -e, ,$*)),$(KMEANS_EPOCHS)) -o $@
 
 # feature-kK: the same on the teacher's features
-$(W)/tok/feature-k%.tsr: $(W)/data/features.tsr $(BIN)/kmeans-fit
+$(W)/tok/feature-k%.tsr: $(W)/data/features.tsr $(BIN)/kmeans-fit $(SETTINGS)
 	@mkdir -p $(@D)
 	$(BIN)/kmeans-fit -j $(JOBS) -S 0 -a minibatch -f features -k $* \
 	    -e $(KMEANS_EPOCHS) -o $@ $<
@@ -144,7 +155,7 @@ tokenize_deps = $(if $(filter pixel-% feature-%,$1),$(W)/tok/$1.tsr) \
 	$(if $(filter feature-%,$1),$(TEACHER))
 
 # TCAS and the other scores of a tokenizer, on the test set
-$(W)/tok/%.tcas: $(W)/data/test.tsr $$(call tokenize_deps,$$*) $(TOOLS)
+$(W)/tok/%.tcas: $(W)/data/test.tsr $$(call tokenize_deps,$$*) $(TOOLS) $(SETTINGS)
 	@mkdir -p $(@D)
 	< $< $(call tokenize_cmd,$*) | $(BIN)/tcas > $@.tmp
 	mv $@.tmp $@
@@ -194,7 +205,7 @@ run_deps = $(if $(filter cm-%,$(call run_name,$1)),\
 	$(call tokenize_deps,$(call run_tok,$1)))
 
 # a run, its trainer timed: wall seconds and peak KiB in RUN.time
-$(W)/%.ckpt: $$(call run_deps,$$*) $(TOOLS)
+$(W)/%.ckpt: $$(call run_deps,$$*) $(TOOLS) $(SETTINGS)
 	@mkdir -p $(@D)
 	rm -f $(W)/$*.tsv
 	$(call run_input,$*) | \
@@ -204,7 +215,7 @@ $(W)/%.ckpt: $$(call run_deps,$$*) $(TOOLS)
 # ------------------------------------------------------------ evaluation
 
 $(W)/%.probe: $(W)/%.ckpt $(W)/data/probe-train.tsr $(W)/data/test.tsr \
-    $(BIN)/probe
+    $(BIN)/probe $(SETTINGS)
 	$(BIN)/probe -j $(JOBS) $(PROBE_FLAGS) -m $< \
 	    $(W)/data/probe-train.tsr $(W)/data/test.tsr > $@.tmp
 	mv $@.tmp $@

@@ -62,7 +62,7 @@ fm_args() {
 	assert_output --partial "P   N   G"
 }
 
-@test "pipelines: main.mk writes the main table with every run, and a second make has nothing to do" {
+@test "pipelines: main.mk writes the main table with every run; a second make has nothing to do, unless a setting changed" {
 	run pmake main.mk $(fm_args) MODEL_FLAGS="$MINI_MODEL"
 	assert_success
 	run awk -F '\t' '!/^#/ && NR > 1 { print $1 "|" $2 }' r/main.tsv
@@ -84,6 +84,13 @@ fm_args() {
 	assert_success
 	refute_output --partial "$MIM_BIN/"
 	assert_output "$(cat r/main.md)"
+	# a changed setting redoes the stages: here a longer run
+	run pmake main.mk $(fm_args) MODEL_FLAGS="$MINI_MODEL" MAIN_EPOCHS=0.02 \
+	    MAIN_RUNS=mae
+	assert_success
+	assert_output --partial "$MIM_BIN/mim-train"
+	run bash -c "tensorinfo r/work/main/s0/mae.ckpt | head -1"
+	assert_output --regexp " steps=19 .*seen=1200"
 }
 
 @test "pipelines: make -j2 gives the same runs, byte for byte, as make -j1" {
