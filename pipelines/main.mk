@@ -16,7 +16,8 @@
 #
 #   make -f pipelines/main.mk [OUT=results] [MAIN_EPOCHS=1] [SEEDS=0] ...
 #
-# writes $(OUT)/main.tsv and $(OUT)/main.md and prints the latter.
+# writes $(OUT)/main.tsv and $(OUT)/main.md (with more than one seed,
+# also the mean over the seeds) and prints the latter.
 include pipelines/common.mk
 .DEFAULT_GOAL = main
 
@@ -35,13 +36,15 @@ $(OUT)/main.tsv: $(MAIN_FILES) pipelines/row
 	  done; done; } > $@.tmp
 	mv $@.tmp $@
 
-$(OUT)/main.md: $(OUT)/main.tsv pipelines/tsv2md
+$(OUT)/main.md: $(OUT)/main.tsv pipelines/tsv2md pipelines/seedmean
 	{ echo '## Main comparison: $(DATASET) test accuracy (%) of a linear probe and k-NN'; \
 	  echo; \
 	  echo 'Each run: $(MAIN_EPOCHS) epoch(s) of $(TRAIN_N) augmented images, $(PRESET) preset, batch $(BATCH), $(JOBS) thread(s).'; \
 	  echo 'TCAS of the tokenizer on the test set (lower is better); train_s the wall time of training, img_s images per second, peak_mib the trainer'"'"'s peak memory.'; \
 	  echo; \
-	  pipelines/tsv2md $<; } > $@.tmp
+	  pipelines/tsv2md $<; \
+	  $(if $(word 2,$(SEEDS)),echo; echo 'Mean over the seeds $(SEEDS):'; \
+	    echo; pipelines/seedmean $< | pipelines/tsv2md;) } > $@.tmp
 	mv $@.tmp $@
 
 .PHONY: main

@@ -171,3 +171,12 @@ print("pearson %.3f\nspearman %.3f\nn 5" % (pearsonr(y, z)[0], spearmanr(y, z)[0
 	assert_output "$(printf '%s\n' 'made by x' '' '| method | acc | note |' \
 	    '| --- | ---: | --- |' '| MAE | 71.5 | - |' '| CM | - | fast |')"
 }
+
+@test "pipelines: seedmean averages each method's accuracies over the seeds, in table order" {
+	printf '# x\nmethod\ttokenizer\tseed\tlinear\tknn\ttcas\ttrain_s\n' > m.tsv
+	printf 'MAE\t-\t0\t79.89\t69.49\t-\t283\nCM\tpixel-k64\t0\t79.67\t72.30\t0.886\t215\n' >> m.tsv
+	printf 'MAE\t-\t1\t79.12\t68.42\t-\t166\nCM\tpixel-k64\t1\t80.48\t73.75\t0.886\t205\n' >> m.tsv
+	run "$TOP/pipelines/seedmean" m.tsv
+	assert_output "$(printf '%s\n' 'method	tokenizer	seeds	linear	knn	tcas' \
+	    'MAE	-	2	79.50	68.95	-' 'CM	pixel-k64	2	80.08	73.03	0.886')"
+}
