@@ -32,6 +32,7 @@ $(OUT)/ablation-epochs.tsv: $(call sweep_files,$(EPOCH_TOKS))
 	    f=$(W)/tok/$$t.tcas p=$(W)/sweep/s$(SEED1)/cm-$$t.probe; \
 	    i=$$($(BIN)/tensorinfo $(W)/tok/$$t.tsr | \
 	        sed -n 's/^[0-9]* centroids .* inertia=\([^ ]*\).*/\1/p'); \
+	    i=$${i:-missing:inertia:$(W)/tok/$$t.tsr}; \
 	    printf '%s\t%.1f\t%.4f\t%.2f\t%.2f\n' $$e $$i \
 	      $(call val,$$f,tcas) $(call val,$$p,linear.test.acc) \
 	      $(call val,$$p,knn.test.acc); \
