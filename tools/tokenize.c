@@ -156,18 +156,9 @@ struct state {
 	uint64_t groups, rows;
 };
 
-/* a 64-bit mix of x (splitmix64's finaliser): the random tokens */
-static uint64_t
-mix64(uint64_t x)
-{
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
 /*
  * tok (rows) from the reference tokenizer -R, for x [n, ..., D] of the
- * group g: 'per' rows per image.  Returns K.
+ * group g: rows / n per image.  Returns K.
  */
 static int
 reference_tokens(struct state *st, struct tsr_group *g, uint64_t base,
@@ -175,7 +166,8 @@ reference_tokens(struct state *st, struct tsr_group *g, uint64_t base,
 {
 	struct opts *o = st->o;
 	const struct tensor *lab = NULL;
-	uint64_t per = x->dims[0] ? rows / x->dims[0] : 0, i, key;
+	const int32_t *y;
+	uint64_t per = x->dims[0] ? rows / x->dims[0] : 0, i, at = 0, key;
 	char val[64];
 	size_t j;
 	long long v;
@@ -184,8 +176,10 @@ reference_tokens(struct state *st, struct tsr_group *g, uint64_t base,
 	switch (o->reference) {
 	case REF_CLASS:
 		for (j = 0; j < g->n && !lab; j++)
-			if (!strcmp(g->t[j].name, "labels"))
+			if (!strcmp(g->t[j].name, "labels")) {
 				lab = &g->t[j];
+				at = base + j;
+			}
 		if (!lab)
 			die("%s: records %" PRIu64 "-%" PRIu64 ": no 'labels' record "
 			    "in the group (-R class needs the image labels)",
@@ -193,24 +187,24 @@ reference_tokens(struct state *st, struct tsr_group *g, uint64_t base,
 		if (lab->dtype != TSR_I32 || lab->rank != 1 ||
 		    lab->dims[0] != x->dims[0])
 			die("%s: record %" PRIu64 " 'labels': expected i32 [%" PRIu64
-			    "], one per image of '%s'", st->inname,
-			    base + (uint64_t)(lab - g->t), x->dims[0], x->name);
+			    "], one per image of '%s'", st->inname, at, x->dims[0],
+			    x->name);
 		if (!k) {
 			if (!tensor_meta_get(lab, "nclasses", val, sizeof(val)) ||
 			    (v = atoll(val)) < 1 || v > INT32_MAX)
 				die("%s: record %" PRIu64 " 'labels': no meta nclasses "
-				    "(give -k)", st->inname,
-				    base + (uint64_t)(lab - g->t));
+				    "(give -k)", st->inname, at);
 			k = v;
 		}
-		for (i = 0; i < rows; i++) {
-			int32_t y = ((const int32_t *)lab->data)[i / per];
-
-			if (y < 0 || y >= k)
+		/* each image's label, checked once, on all its patches */
+		y = lab->data;
+		for (i = 0; per && i < x->dims[0]; i++) {
+			if (y[i] < 0 || y[i] >= k)
 				die("%s: record %" PRIu64 " 'labels': element %" PRIu64
-				    " is %" PRId32 ", expected 0 to %d", st->inname,
-				    base + (uint64_t)(lab - g->t), i / per, y, k - 1);
-			tok[i] = y;
+				    " is %" PRId32 ", expected 0 to %d", st->inname, at,
+				    i, y[i], k - 1);
+			for (j = 0; j < per; j++)
+				tok[i * per + j] = y[i];
 		}
 		break;
 	case REF_RANDOM:
@@ -298,58 +292,24 @@ token_dims(const struct tensor *x, char *out, size_t len)
 	return 1;
 }
 
-static void
-tokenize_group(struct state *st, struct tsr_group *g, uint64_t base)
+/*
+ * tok (rows) from the codebook -c: the nearest centroid of each row of
+ * x [n, ..., D] (where names it in messages).  Returns K.
+ */
+static int
+nearest_tokens(struct state *st, const struct tensor *x, const char *where,
+               int32_t *tok, uint64_t rows)
 {
 	struct opts *o = st->o;
-	struct tensor *x = NULL, *old = NULL;
-	char shape[256], where[320], at[160], val[512];
-	uint64_t xi = 0, rows = 1, i, count;
-	size_t j, d = st->cb.d;
+	size_t d = st->cb.d;
+	uint64_t count = rows * d, i;
 	const float *rowsp;
-	int r, k;
+	char at[160];
 
-	for (j = 0; j < g->n; j++) {
-		if (!x && !strcmp(g->t[j].name, o->name)) {
-			x = &g->t[j];
-			xi = base + j;
-		} else if (!old && !strcmp(g->t[j].name, "tokens")) {
-			old = &g->t[j];
-			if (!o->replace)
-				die("%s: record %" PRIu64 " 'tokens': the group already "
-				    "has tokens (give -r to replace them)",
-				    st->inname, base + j);
-		}
-	}
-	if (!x) {
-		if (!tensor_meta_get(&g->t[0], "batch", val, sizeof(val)))
-			snprintf(val, sizeof(val), "none");
-		die("%s: records %" PRIu64 "-%" PRIu64 " (batch %s): no '%s' "
-		    "record in the group", st->inname, base, base + g->n - 1, val,
-		    o->name);
-	}
-	snprintf(where, sizeof(where), "%s: record %" PRIu64 " '%s'", st->inname,
-	         xi, x->name);
-	tensor_shape_str(x, shape, sizeof(shape));
-	if (x->dtype != TSR_F32 && x->dtype != TSR_U8)
-		die("%s: dtype %s, expected u8 or f32", where,
-		    tsr_dtype_name(x->dtype));
-	if (x->rank < 2)
-		die("%s: shape %s, expected [n, ..., D]", where, shape);
-	if (!o->reference && x->dims[x->rank - 1] != d)
+	if (x->dims[x->rank - 1] != d)
 		die("%s: centroids D=%d but %s D=%" PRIu64 "%s", where, st->cb.d,
 		    x->name, x->dims[x->rank - 1],
 		    !strcmp(x->name, "patches") ? " (different -p?)" : "");
-	for (r = 0; r < x->rank - 1; r++)
-		rows *= x->dims[r];
-	count = rows * d;
-	if (o->reference) {
-		if (tensor_shape(&st->tok, "tokens", TSR_I32, x->rank - 1, x->dims,
-		                 val, sizeof(val)) < 0)
-			die("%s: %s", where, val);
-		k = reference_tokens(st, g, base, x, st->tok.data, rows);
-		goto meta;
-	}
 
 	/* rows as f32, checked and, for -p, normalised */
 	if (x->dtype == TSR_F32 &&
@@ -380,16 +340,58 @@ tokenize_group(struct state *st, struct tsr_group *g, uint64_t base)
 			kmeans_normalize(st->buf, rows, d);
 		rowsp = st->buf;
 	}
+	if (rows)
+		kmeans_assign(st->ws, rowsp, rows, st->cb.c, st->cb.cnorm,
+		              o->spherical, tok, NULL);
+	return st->cb.k;
+}
+
+static void
+tokenize_group(struct state *st, struct tsr_group *g, uint64_t base)
+{
+	struct opts *o = st->o;
+	struct tensor *x = NULL, *old = NULL;
+	char shape[256], where[320], val[512];
+	uint64_t xi = 0, rows = 1;
+	size_t j;
+	int r, k;
+
+	for (j = 0; j < g->n; j++) {
+		if (!x && !strcmp(g->t[j].name, o->name)) {
+			x = &g->t[j];
+			xi = base + j;
+		} else if (!old && !strcmp(g->t[j].name, "tokens")) {
+			old = &g->t[j];
+			if (!o->replace)
+				die("%s: record %" PRIu64 " 'tokens': the group already "
+				    "has tokens (give -r to replace them)",
+				    st->inname, base + j);
+		}
+	}
+	if (!x) {
+		if (!tensor_meta_get(&g->t[0], "batch", val, sizeof(val)))
+			snprintf(val, sizeof(val), "none");
+		die("%s: records %" PRIu64 "-%" PRIu64 " (batch %s): no '%s' "
+		    "record in the group", st->inname, base, base + g->n - 1, val,
+		    o->name);
+	}
+	snprintf(where, sizeof(where), "%s: record %" PRIu64 " '%s'", st->inname,
+	         xi, x->name);
+	tensor_shape_str(x, shape, sizeof(shape));
+	if (x->dtype != TSR_F32 && x->dtype != TSR_U8)
+		die("%s: dtype %s, expected u8 or f32", where,
+		    tsr_dtype_name(x->dtype));
+	if (x->rank < 2)
+		die("%s: shape %s, expected [n, ..., D]", where, shape);
+	for (r = 0; r < x->rank - 1; r++)
+		rows *= x->dims[r];
 
 	/* the tokens */
 	if (tensor_shape(&st->tok, "tokens", TSR_I32, x->rank - 1, x->dims, val,
 	                 sizeof(val)) < 0)
 		die("%s: %s", where, val);
-	if (rows)
-		kmeans_assign(st->ws, rowsp, rows, st->cb.c, st->cb.cnorm,
-		              o->spherical, st->tok.data, NULL);
-	k = st->cb.k;
-meta:
+	k = o->reference ? reference_tokens(st, g, base, x, st->tok.data, rows) :
+	                   nearest_tokens(st, x, where, st->tok.data, rows);
 	r = tensor_meta_setf(&st->tok, "tool", "tokenize/%s", VERSION);
 	if (tensor_meta_get(x, "batch", val, sizeof(val)))
 		r |= tensor_meta_set(&st->tok, "batch", val);
