@@ -27,8 +27,8 @@ $(OUT)/ablation-k.tsv: $(call sweep_files,$(K_TOKS))
 $(OUT)/ablation-epochs.tsv: $(call sweep_files,$(EPOCH_TOKS))
 	{ $(header); \
 	  printf 'epochs\tinertia\ttcas\tlinear\tknn\n'; \
-	  for e in $(KMEANS_EPOCHS_LIST); do \
-	    t=pixel-k$(K)-e$$e; [ $$e != $(KMEANS_EPOCHS) ] || t=pixel-k$(K); \
+	  for et in $(foreach e,$(KMEANS_EPOCHS_LIST),$e:$(call epochs_tok,$e)); do \
+	    e=$${et%%:*} t=$${et#*:}; \
 	    f=$(W)/tok/$$t.tcas p=$(W)/sweep/s$(SEED1)/cm-$$t.probe; \
 	    i=$$($(BIN)/tensorinfo $(W)/tok/$$t.tsr | \
 	        sed -n 's/^[0-9]* centroids .* inertia=\([^ ]*\).*/\1/p'); \

@@ -9,7 +9,6 @@
 # same stages, and the sweeps, at the full budget.
 OUT ?= results/demo
 MAIN_EPOCHS ?= 1
-PROBE_TRAIN ?= 10000
 include pipelines/main.mk
 include pipelines/curves.mk
 .DEFAULT_GOAL = demo

@@ -13,7 +13,6 @@
 OUT ?= results
 MAIN_EPOCHS ?= 2
 SWEEP_EPOCHS ?= 0.25
-PROBE_TRAIN ?= 10000
 SEEDS ?= 0 1
 include pipelines/main.mk
 include pipelines/tcas.mk
