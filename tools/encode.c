@@ -28,8 +28,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "encoder.h"
 #include "layers.h"
-#include "probe.h"
 #include "tensor.h"
 #include "util.h"
 #include "vit.h"
@@ -113,7 +113,7 @@ encode_group(struct state *st, struct tsr_group *g, uint64_t base)
 	}
 	snprintf(where, sizeof(where), "%s: record %" PRIu64 " '%s'",
 	         st->inname, base, x->name);
-	if (probe_check_patches(v, x, msg, sizeof(msg)) < 0)
+	if (encoder_check_patches(v, x, msg, sizeof(msg)) < 0)
 		die("%s: %s", where, msg);
 	n = x->dims[0];
 	count = (size_t)n * v->L * v->P;
@@ -157,7 +157,7 @@ encode_group(struct state *st, struct tsr_group *g, uint64_t base)
 			die("%s: %s", where, msg);
 		set_meta(st, &st->cls, x, "n,d", where);
 	}
-	probe_encode(v, st->lneps, xf, n,
+	encoder_run(v, st->lneps, xf, n,
 	             o->outputs & OUT_FEATURES ? st->feat.data : NULL,
 	             o->outputs & OUT_POOLED ? st->pooled.data : NULL,
 	             o->outputs & OUT_CLS ? st->cls.data : NULL);
@@ -307,7 +307,7 @@ main(int argc, char *argv[])
 	memset(&st, 0, sizeof(st));
 	st.o = &o;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (probe_load_model(&st.v, &st.lneps, o.model, o.batch, msg,
+	if (encoder_load(&st.v, &st.lneps, o.model, o.batch, msg,
 	                     sizeof(msg)) < 0)
 		die("%s", msg);
 	st.inname = ifile_name(o.in);

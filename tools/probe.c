@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encoder.h"
 #include "layers.h"
 #include "probe.h"
 #include "tensor.h"
@@ -83,7 +84,7 @@ grow(struct set *s, size_t add)
 	s->cap = cap;
 }
 
-/* layer-norm eps of the model (probe_encode) */
+/* layer-norm eps of the model (encoder_run) */
 static double lneps;
 
 static void
@@ -121,7 +122,7 @@ read_set(struct set *s, const char *path, const struct opts *o,
 		         s->name, base + (uint64_t)(f - g.t), f->name);
 		tensor_shape_str(f, shape, sizeof(shape));
 		if (o->model) {
-			if (probe_check_patches(v, f, msg, sizeof(msg)) < 0)
+			if (encoder_check_patches(v, f, msg, sizeof(msg)) < 0)
 				die("%s: %s", where, msg);
 			n = f->dims[0];
 			if (!s->D)
@@ -161,10 +162,10 @@ read_set(struct set *s, const char *path, const struct opts *o,
 				}
 				for (j = 0; j < cnt; j++)
 					xf[j] = ((unsigned char *)f->data)[j] / 255.0f;
-				probe_encode(v, lneps, xf, n, NULL,
+				encoder_run(v, lneps, xf, n, NULL,
 				             cls ? NULL : out, cls ? out : NULL);
 			} else {
-				probe_encode(v, lneps, f->data, n, NULL,
+				encoder_run(v, lneps, f->data, n, NULL,
 				             cls ? NULL : out, cls ? out : NULL);
 			}
 		} else {
@@ -413,7 +414,7 @@ main(int argc, char *argv[])
 	/* prepare: the encoder's threads as mim-train sets them */
 	layers_threads(o.threads);
 	memset(&v, 0, sizeof(v));
-	if (o.model && probe_load_model(&v, &lneps, o.model, o.batch, msg,
+	if (o.model && encoder_load(&v, &lneps, o.model, o.batch, msg,
 	                                sizeof(msg)) < 0)
 		die("%s", msg);
 	memset(&tr, 0, sizeof(tr));
