@@ -391,14 +391,6 @@ vit_param(const struct vit *v, const char *name)
 	return NULL;
 }
 
-static double
-normal(struct rng *r)
-{
-	double u1 = 1.0 - rng_uniform(r), u2 = rng_uniform(r);
-
-	return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
 void
 vit_init(struct vit *v, uint64_t seed)
 {
@@ -415,7 +407,7 @@ vit_init(struct vit *v, uint64_t seed)
 
 		if (!strcmp(s, "cls_token") || !strcmp(s, "mask_token")) {
 			for (j = 0; j < t->n; j++)
-				p[j] = (float)(0.02 * normal(&r));
+				p[j] = (float)(0.02 * rng_normal(&r));
 		} else if (t->rank == 2) {
 			/* xavier_uniform: fan_out dims[0], fan_in dims[1] */
 			double b = sqrt(6.0 / (t->dims[0] + t->dims[1]));
@@ -471,14 +463,52 @@ vit_mask(struct vit *v, int B, struct rng *rng, const float *noise)
 /* forward and backward                                                */
 
 /*
+ * Drop path (stochastic depth): rows [r0, r1) of T-token samples, out =
+ * x + s[b] out, s (B) the scale of each sample's branch: 0 (dropped) or
+ * 1 / (1 - rate) (kept).  scale_rows is its backward: out = s[b] g.
+ */
+static void
+droppath_rows(float *out, const float *x, const float *s, long r0, long r1,
+              int T, int C)
+{
+	long r;
+	int c;
+
+	for (r = r0; r < r1; r++) {
+		float *o = out + (size_t)r * C, sb = s[r / T];
+		const float *xr = x + (size_t)r * C;
+
+		for (c = 0; c < C; c++)
+			o[c] = xr[c] + sb * o[c];
+	}
+}
+
+static void
+scale_rows(float *out, const float *g, const float *s, long N, int T, int C)
+{
+	long r;
+
+	for (r = 0; r < N; r++) {
+		float *o = out + (size_t)r * C, sb = s[r / T];
+		const float *gr = g + (size_t)r * C;
+		int c;
+
+		for (c = 0; c < C; c++)
+			o[c] = sb * gr[c];
+	}
+}
+
+/*
  * The forward pass of a block in one parallel region: rows cut as the
  * layers cut them (layers_cut), samples for the attention, which mixes
- * the tokens of a sample, with a barrier on either side of it.
+ * the tokens of a sample, with a barrier on either side of it.  dp
+ * NULL, or the drop-path scales (2, B) of the attention and MLP
+ * branches.
  */
 static void
 block_forward(const struct vit_blockw *w, const struct vit_blocka *a,
               const float *x, float *out, int B, int T, int C, int NH,
-              int H)
+              int H, const float *dp)
 {
 	OMP_PARALLEL
 	{
@@ -495,39 +525,61 @@ block_forward(const struct vit_blockw *w, const struct vit_blocka *a,
 		attention_forward_slab(a->atty, a->att, a->qkv, b0, b1, T, C, NH);
 		OMP_BARRIER
 		/* r1 = x + proj(atty) */
-		linear_forward_slab(a->r1, a->atty, w->projw, w->projb, x, r0, r1, C,
-		                    C);
+		if (dp) {
+			linear_forward_slab(a->r1, a->atty, w->projw, w->projb, NULL, r0,
+			                    r1, C, C);
+			droppath_rows(a->r1, x, dp, r0, r1, T, C);
+		} else
+			linear_forward_slab(a->r1, a->atty, w->projw, w->projb, x, r0, r1,
+			                    C, C);
 		layernorm_forward_slab(a->ln2, a->ln2m, a->ln2r, a->r1, w->ln2w,
 		                       w->ln2b, r0, r1, C);
 		linear_forward_slab(a->fch, a->ln2, w->fc1w, w->fc1b, NULL, r0, r1, C,
 		                    H);
 		gelu_forward_slab(a->fcg, a->fch, (size_t)r0 * H, (size_t)r1 * H);
 		/* out = r1 + fc2(gelu) */
-		linear_forward_slab(out, a->fcg, w->fc2w, w->fc2b, a->r1, r0, r1, H,
-		                    C);
+		if (dp) {
+			linear_forward_slab(out, a->fcg, w->fc2w, w->fc2b, NULL, r0, r1,
+			                    H, C);
+			droppath_rows(out, a->r1, dp + B, r0, r1, T, C);
+		} else
+			linear_forward_slab(out, a->fcg, w->fc2w, w->fc2b, a->r1, r0, r1,
+			                    H, C);
 	}
 }
 
-/* dx (B,T,C) = the gradient of x through the block, given dout */
+/* dx (B,T,C) = the gradient of x through the block, given dout; dp as
+ * block_forward's */
 static void
 block_backward(struct vit *v, const struct vit_blockw *w,
                const struct vit_blockw *g, const struct vit_blocka *a,
                const float *x, const float *dout, float *dx, int B, int T,
-               int C, int NH, int H)
+               int C, int NH, int H, const float *dp)
 {
 	struct vit_a *s = &v->a;
 	size_t N = (size_t)B * T;
+	const float *db = dout;
 
 	/* every scratch gradient is written whole (the _set and _res
-	 * forms), so none needs zeroing first */
-	linear_backward_set(s->gfcg, g->fc2w, g->fc2b, dout, a->fcg, w->fc2w, N,
+	 * forms), so none needs zeroing first; with drop path, a branch's
+	 * gradient is scaled into gln, free until fc1 and qkv write it */
+	if (dp) {
+		scale_rows(s->gln, dout, dp + B, N, T, C);
+		db = s->gln;
+	}
+	linear_backward_set(s->gfcg, g->fc2w, g->fc2b, db, a->fcg, w->fc2w, N,
 	                    H, C);
 	gelu_backward_set(s->gfch, a->fch, a->fcg, s->gfcg, N * H);
 	linear_backward_set(s->gln, g->fc1w, g->fc1b, s->gfch, a->ln2, w->fc1w,
 	                    N, C, H);
 	layernorm_backward_res(s->gr1, dout, g->ln2w, g->ln2b, s->gln, a->r1,
 	                       w->ln2w, a->ln2m, a->ln2r, N, C);
-	linear_backward_set(s->gatty, g->projw, g->projb, s->gr1, a->atty,
+	db = s->gr1;
+	if (dp) {
+		scale_rows(s->gln, s->gr1, dp, N, T, C);
+		db = s->gln;
+	}
+	linear_backward_set(s->gatty, g->projw, g->projb, db, a->atty,
 	                    w->projw, N, C, C);
 	attention_backward_set(s->gqkv, s->gatt, s->gatty, a->qkv, a->att, B, T,
 	                       C, NH);
@@ -574,7 +626,7 @@ vit_forward(struct vit *v, const float *patches, const int32_t *tokens)
 	}
 	for (i = 0; i < c->depth; i++)
 		block_forward(&w->enc[i], &a->enc[i], a->ex[i], a->ex[i + 1], B, Te,
-		              D, c->heads, c->mlp * D);
+		              D, c->heads, c->mlp * D, NULL);
 	layernorm_forward(a->eln, a->elnm, a->elnr, a->ex[c->depth], w->enw,
 	                  w->enb, B * Te, D);
 
@@ -598,7 +650,7 @@ vit_forward(struct vit *v, const float *patches, const int32_t *tokens)
 	}
 	for (i = 0; i < c->ddepth; i++)
 		block_forward(&w->dec[i], &a->dec[i], a->dx[i], a->dx[i + 1], B, Td,
-		              E, c->dheads, c->mlp * E);
+		              E, c->dheads, c->mlp * E, NULL);
 	layernorm_forward(a->dln, a->dlnm, a->dlnr, a->dx[c->ddepth], w->dnw,
 	                  w->dnb, B * Td, E);
 	linear_forward(a->pred, a->dln, w->hw, w->hb, B * Td, E, v->O);
@@ -665,7 +717,7 @@ vit_backward(struct vit *v)
 	                       E);
 	for (i = c->ddepth - 1; i >= 0; i--) {
 		block_backward(v, &w->dec[i], &g->dec[i], &a->dec[i], a->dx[i], dy,
-		               dx, B, Td, E, c->dheads, c->mlp * E);
+		               dx, B, Td, E, c->dheads, c->mlp * E, NULL);
 		t = dy, dy = dx, dx = t;
 	}
 	/* un-place: visible rows back to the embedding, the rest to the
@@ -699,7 +751,7 @@ vit_backward(struct vit *v)
 	                       w->enw, a->elnm, a->elnr, B * Te, D);
 	for (i = c->depth - 1; i >= 0; i--) {
 		block_backward(v, &w->enc[i], &g->enc[i], &a->enc[i], a->ex[i], dy,
-		               dx, B, Te, D, c->heads, c->mlp * D);
+		               dx, B, Te, D, c->heads, c->mlp * D, NULL);
 		t = dy, dy = dx, dx = t;
 	}
 	/* CLS and patch embedding */
@@ -751,8 +803,36 @@ vit_encode(struct vit *v, const float *patches, int B)
 	}
 	for (i = 0; i < c->depth; i++)
 		block_forward(&w->enc[i], &a->enc[i], a->ex[i], a->ex[i + 1], B, Te,
-		              D, c->heads, c->mlp * D);
+		              D, c->heads, c->mlp * D,
+		              v->dpath ? v->dpath + (size_t)2 * i * B : NULL);
 	layernorm_forward(a->eln, a->elnm, a->elnr, a->ex[c->depth], w->enw,
 	                  w->enb, B * Te, D);
 	return 0;
+}
+
+float *
+vit_encode_backward(struct vit *v)
+{
+	const struct vit_config *c = &v->c;
+	struct vit_a *a = &v->a;
+	const struct vit_w *w = &v->w;
+	const struct vit_w *g = &v->g;
+	int B = v->B, L = v->L, P = v->P, D = c->dim, Te = 1 + L, b, i, d;
+	float *dy = a->g0, *dx = a->g1, *t;
+
+	for (i = c->depth - 1; i >= 0; i--) {
+		block_backward(v, &w->enc[i], &g->enc[i], &a->enc[i], a->ex[i], dy,
+		               dx, B, Te, D, c->heads, c->mlp * D,
+		               v->dpath ? v->dpath + (size_t)2 * i * B : NULL);
+		t = dy, dy = dx, dx = t;
+	}
+	/* CLS and patch embedding, as vit_backward */
+	for (b = 0; b < B; b++) {
+		for (d = 0; d < D; d++)
+			g->cls[d] += dy[(size_t)b * Te * D + d];
+		memcpy(a->gpe + (size_t)b * L * D, dy + ((size_t)b * Te + 1) * D,
+		       (size_t)L * D * sizeof(float));
+	}
+	linear_backward(NULL, g->pew, g->peb, a->gpe, a->xv, w->pew, B * L, P, D);
+	return dy;
 }

@@ -116,6 +116,10 @@ struct vit {
 	int *restore;                /* (B,L) rank of each patch */
 	int32_t *tok;                /* (B,Td) token targets */
 	float loss;
+	/* NULL, or drop-path scales (depth, 2, B) for vit_encode and
+	 * vit_encode_backward: block i's attention and MLP branches of
+	 * sample b are scaled by dpath[(2i + 0 or 1) B + b], 0 or 1/keep */
+	const float *dpath;
 };
 
 int vit_build(struct vit *, const struct vit_config *, int maxB, char *msg,
@@ -145,6 +149,16 @@ void vit_backward(struct vit *);
  * V != L or B is out of range.
  */
 int vit_encode(struct vit *, const float *patches, int B);
+/*
+ * The backward pass of the last vit_encode, for training it (finetune):
+ * the caller writes the gradient of the loss at the last block's output
+ * a.ex[depth] (B,1+L,D) into a.g0 (the final norm is the caller's: its
+ * backward, if used, is layernorm_backward_res into a.g0).  The
+ * gradients of the patch embedding, CLS and the blocks are accumulated
+ * into v->g; the return value is the gradient at the blocks' input
+ * a.ex[0] (B,1+L,D), in a.g0 or a.g1 (for a learned position embedding).
+ */
+float *vit_encode_backward(struct vit *);
 /* a parameter by name, or NULL */
 const struct vit_tensor *vit_param(const struct vit *, const char *name);
 
