@@ -50,6 +50,7 @@ LDLIBS_unit-kmeans = $(LIBBLAS) $(LIBZ) $(LIBM)
 LDLIBS_unit-metrics = $(LIBZ) $(LIBM)
 LDLIBS_unit-layers = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_unit-vit = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
+LDLIBS_unit-classifier = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_vitdump = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_unit-probe = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_unit-util = $(LIBM)
