@@ -41,6 +41,7 @@ LDLIBS_tcas = $(LIBZ) $(LIBM)
 LDLIBS_mim-train = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_encode = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_probe = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
+LDLIBS_finetune = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_mkfixture = $(LIBPNG) $(LIBJPEG) $(LIBZ) $(LIBM)
 LDLIBS_unit-tensor = $(LIBZ) $(LIBM)
 LDLIBS_unit-image = $(LIBARCHIVE) $(LIBPNG) $(LIBJPEG) $(LIBZ) $(LIBM)
@@ -52,6 +53,7 @@ LDLIBS_unit-layers = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_unit-vit = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_unit-classifier = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_vitdump = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
+LDLIBS_ftdump = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_unit-probe = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_unit-util = $(LIBM)
 

@@ -327,3 +327,111 @@ classifier_backward(struct classifier *c)
 		for (l = 0; l < T * D; l++)
 			c->gpos[l] += dx0[(size_t)b * T * D + l];
 }
+
+/* ------------------------------------------------------------------ */
+/* the optimiser                                                       */
+
+/* the parameters of one learning rate: a layer of the decay */
+struct classifier_group {
+	struct adamw_part *enc, *cls;
+	int nenc, ncls;
+	double scale;
+};
+
+int
+classifier_opt_init(struct classifier_opt *o, const struct classifier *c,
+                    double wd, double decay, char *msg, size_t len)
+{
+	const struct vit *v = c->v;
+	int depth = v->c.depth, i;
+
+	memset(o, 0, sizeof(*o));
+	for (i = 0; i < v->npt; i++)
+		if (!strncmp(v->pt[i].name, "enc.", 4) &&
+		    v->pt[i].off + v->pt[i].n > o->nenc)
+			o->nenc = v->pt[i].off + v->pt[i].n;
+	o->ngroups = depth + 2;
+	if (adamw_init(&o->enc, o->nenc, 0.9f, 0.999f, 1e-8f) < 0 ||
+	    adamw_init(&o->cls, c->nparams, 0.9f, 0.999f, 1e-8f) < 0 ||
+	    !(o->groups = calloc(o->ngroups, sizeof(*o->groups))))
+		goto nomem;
+	for (i = 0; i < o->ngroups; i++) {
+		struct classifier_group *g = &o->groups[i];
+
+		if (!(g->enc = calloc(v->npt, sizeof(*g->enc))) ||
+		    !(g->cls = calloc(c->npt, sizeof(*g->cls))))
+			goto nomem;
+		g->scale = pow(decay, depth + 1 - i);
+	}
+	for (i = 0; i < v->npt + c->npt; i++) {
+		int own = i >= v->npt;
+		const struct vit_tensor *t = own ? &c->pt[i - v->npt] : &v->pt[i];
+		struct classifier_group *g;
+		struct adamw_part *pa;
+
+		if (!own && strncmp(t->name, "enc.", 4))
+			continue;
+		g = &o->groups[classifier_layer(t->name, depth)];
+		pa = own ? &g->cls[g->ncls++] : &g->enc[g->nenc++];
+		pa->off = t->off;
+		pa->n = t->n;
+		pa->wd = t->decay ? (float)wd : 0.0f;
+	}
+	return 0;
+nomem:
+	snprintf(msg, len, "out of memory for the optimiser state");
+	classifier_opt_free(o);
+	return -1;
+}
+
+void
+classifier_opt_free(struct classifier_opt *o)
+{
+	int i;
+
+	for (i = 0; i < o->ngroups && o->groups; i++) {
+		free(o->groups[i].enc);
+		free(o->groups[i].cls);
+	}
+	free(o->groups);
+	adamw_free(&o->enc);
+	adamw_free(&o->cls);
+	memset(o, 0, sizeof(*o));
+}
+
+double
+classifier_clip(const struct classifier_opt *o, struct classifier *c,
+                double clip)
+{
+	double gn = hypot(grad_norm(c->v->grads, o->nenc),
+	                  grad_norm(c->grads, c->nparams));
+	float sc;
+	size_t i;
+
+	if (clip > 0.0 && gn > clip) {
+		sc = (float)(clip / (gn + 1e-6));
+		for (i = 0; i < o->nenc; i++)
+			c->v->grads[i] *= sc;
+		for (i = 0; i < c->nparams; i++)
+			c->grads[i] *= sc;
+	}
+	return gn;
+}
+
+void
+classifier_opt_step(struct classifier_opt *o, struct classifier *c, float lr)
+{
+	int i;
+
+	adamw_tick(&o->enc);
+	adamw_tick(&o->cls);
+	for (i = 0; i < o->ngroups; i++) {
+		const struct classifier_group *g = &o->groups[i];
+		float glr = (float)(lr * g->scale);
+
+		adamw_update_parts(&o->enc, c->v->params, c->v->grads, g->enc,
+		                   g->nenc, glr);
+		adamw_update_parts(&o->cls, c->params, c->grads, g->cls, g->ncls,
+		                   glr);
+	}
+}

@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "optim.h"
 #include "util.h"
 #include "vit.h"
 
@@ -102,6 +103,35 @@ void classifier_backward(struct classifier *);
 /* the layer of a parameter (above) and its learning-rate scale */
 int classifier_layer(const char *name, int depth);
 double classifier_lr_scale(const char *name, int depth, double decay);
+
+/*
+ * The optimiser: AdamW (betas 0.9, 0.999, eps 1e-8, PyTorch's defaults
+ * and MAE's) over the encoder's parameters and the classifier's, the
+ * learning rate of each scaled by its layer's decay, weight decay wd on
+ * the weight matrices (MAE: none on biases, norms, CLS and positions).
+ * The moments have the layouts of the two blocks: enc.m and enc.v the
+ * encoder's span of the vit's block (nenc floats), cls.m and cls.v the
+ * classifier's, so that a checkpoint can store them by name.
+ */
+struct classifier_group;
+
+struct classifier_opt {
+	struct adamw enc, cls;
+	size_t nenc;
+	struct classifier_group *groups;  /* depth + 2 layers */
+	int ngroups;
+};
+
+int classifier_opt_init(struct classifier_opt *, const struct classifier *,
+                        double wd, double decay, char *msg, size_t msglen);
+void classifier_opt_free(struct classifier_opt *);
+/* the global L2 norm of every trained gradient; with clip > 0 the
+ * gradients are scaled to a norm of at most clip (clip_grad_norm_) */
+double classifier_clip(const struct classifier_opt *, struct classifier *,
+                       double clip);
+/* one AdamW step at learning rate lr (before the layer scales) */
+void classifier_opt_step(struct classifier_opt *, struct classifier *,
+                         float lr);
 
 /*
  * Cross-entropy with soft targets (timm's SoftTargetCrossEntropy): the

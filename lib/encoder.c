@@ -72,6 +72,28 @@ pos_embed(struct vit *v, const struct tensor *t, const char *name,
 }
 
 int
+encoder_check_record(const struct tensor *t, const struct vit_tensor *p,
+                     const char *name, uint64_t index, char *msg, size_t len)
+{
+	int j;
+
+	if (t->dtype != TSR_F32 || t->rank != p->rank) {
+		snprintf(msg, len, "%s: record %" PRIu64 " '%s': %s of rank %d, "
+		         "expected f32 of rank %d", name, index, t->name,
+		         tsr_dtype_name(t->dtype), t->rank, p->rank);
+		return -1;
+	}
+	for (j = 0; j < p->rank; j++)
+		if (t->dims[j] != (uint64_t)p->dims[j]) {
+			snprintf(msg, len, "%s: record %" PRIu64 " '%s': dim %d is "
+			         "%" PRIu64 ", the config says %d", name, index, t->name,
+			         j, t->dims[j], p->dims[j]);
+			return -1;
+		}
+	return 0;
+}
+
+int
 encoder_load_ckpt(struct vit *v, FILE *fp, const char *name, int maxB,
                   encoder_rec_fn rec, void *ctx, char *msg, size_t len)
 {
@@ -83,7 +105,7 @@ encoder_load_ckpt(struct vit *v, FILE *fp, const char *name, int maxB,
 	struct tensor t, st;
 	char buf[64], bmsg[256];
 	long val[11];
-	int rc, i, j, ret = -1, built = 0;
+	int rc, i, ret = -1, built = 0;
 	unsigned char *seen = NULL;
 
 	tsr_reader_init(&r, fp, name);
@@ -134,6 +156,11 @@ encoder_load_ckpt(struct vit *v, FILE *fp, const char *name, int maxB,
 		         c.channels, c.mlp);
 		goto out;
 	}
+	if (maxB <= 0) {
+		if (cfg_long(&st, "batch_size", &val[0], name, msg, len) < 0)
+			goto out;
+		maxB = val[0] >= 1 && val[0] <= 1 << 20 ? (int)val[0] : 1;
+	}
 	if (vit_build(v, &c, maxB, bmsg, sizeof(bmsg)) < 0) {
 		snprintf(msg, len, "%s: %s", name, bmsg);
 		goto out;
@@ -165,19 +192,8 @@ encoder_load_ckpt(struct vit *v, FILE *fp, const char *name, int maxB,
 			         "of this model", name, r.index - 1, t.name);
 			goto out;
 		}
-		if (t.dtype != TSR_F32 || t.rank != p->rank) {
-			snprintf(msg, len, "%s: record %" PRIu64 " '%s': %s of rank %d, "
-			         "expected f32 of rank %d", name, r.index - 1, t.name,
-			         tsr_dtype_name(t.dtype), t.rank, p->rank);
+		if (encoder_check_record(&t, p, name, r.index - 1, msg, len) < 0)
 			goto out;
-		}
-		for (j = 0; j < p->rank; j++)
-			if (t.dims[j] != (uint64_t)p->dims[j]) {
-				snprintf(msg, len, "%s: record %" PRIu64 " '%s': dim %d is "
-				         "%" PRIu64 ", the config says %d", name,
-				         r.index - 1, t.name, j, t.dims[j], p->dims[j]);
-				goto out;
-			}
 		memcpy(v->params + p->off, t.data, p->n * sizeof(float));
 		seen[p - v->pt] = 1;
 	}

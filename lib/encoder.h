@@ -34,7 +34,7 @@ typedef int (*encoder_rec_fn)(void *ctx, struct vit *v,
 /*
  * Reads a checkpoint from fp (named name in messages) and builds v with
  * its configuration, but mask ratio 0 (every patch visible) and room for
- * maxB images.  The encoder's parameters (enc.*) must all be there with
+ * maxB images (maxB 0: the batch_size of the configuration).  The encoder's parameters (enc.*) must all be there with
  * their shapes; the decoder's are loaded if present; enc.pos_embed f32
  * [1+L, D], a learned position embedding (finetune's), replaces the
  * sin-cos one.  Every other record goes to rec; with rec NULL, rng,
@@ -44,6 +44,14 @@ typedef int (*encoder_rec_fn)(void *ctx, struct vit *v,
 int encoder_load_ckpt(struct vit *v, FILE *fp, const char *name, int maxB,
                       encoder_rec_fn rec, void *ctx, char *msg,
                       size_t msglen);
+
+/*
+ * 0 if record t (number index of the stream name) is an f32 tensor of
+ * p's shape; else -1 and msg names the record and what differs.
+ */
+int encoder_check_record(const struct tensor *t, const struct vit_tensor *p,
+                         const char *name, uint64_t index, char *msg,
+                         size_t msglen);
 
 /*
  * Loads path: a timm ViT if its name ends in ".safetensors" (*lneps is

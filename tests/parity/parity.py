@@ -42,8 +42,12 @@ def sincos_2d(d, gh, gw):
     return np.concatenate([np.zeros([1, d]), emb], axis=0)
 
 
-def block(x, p, pre, nh):
+def block(x, p, pre, nh, dp=None):
+    """timm's pre-norm block; dp (2, B): drop path's scales of the
+    attention and MLP branches of each sample, or None."""
     B, T, C = x.shape
+    s1, s2 = (1, 1) if dp is None else (dp[0].reshape(B, 1, 1),
+                                        dp[1].reshape(B, 1, 1))
     hs = C // nh
     h = F.layer_norm(x, (C,), p[pre + "norm1.weight"], p[pre + "norm1.bias"],
                      1e-5)
@@ -52,11 +56,13 @@ def block(x, p, pre, nh):
     q, k, v = qkv[0], qkv[1], qkv[2]
     att = (q @ k.transpose(-2, -1)) * hs ** -0.5
     y = (att.softmax(dim=-1) @ v).transpose(1, 2).reshape(B, T, C)
-    x = x + F.linear(y, p[pre + "attn.proj.weight"], p[pre + "attn.proj.bias"])
+    x = x + s1 * F.linear(y, p[pre + "attn.proj.weight"],
+                          p[pre + "attn.proj.bias"])
     h = F.layer_norm(x, (C,), p[pre + "norm2.weight"], p[pre + "norm2.bias"],
                      1e-5)
     h = F.gelu(F.linear(h, p[pre + "mlp.fc1.weight"], p[pre + "mlp.fc1.bias"]))
-    return x + F.linear(h, p[pre + "mlp.fc2.weight"], p[pre + "mlp.fc2.bias"])
+    return x + s2 * F.linear(h, p[pre + "mlp.fc2.weight"],
+                             p[pre + "mlp.fc2.bias"])
 
 
 def forward(cfg, p, x, noise, tokens):
