@@ -81,7 +81,7 @@ struct ft {
 	double eloss;         /* the loss summed over this epoch's steps */
 	long esteps;
 	double lastloss;      /* the mean loss of the last epoch ended */
-	int K, pool, started, done;
+	int K, pool, started, done, headed;
 	double blr, lr, minlr, wd, clip, decay, droppath;
 	struct mixup mix;
 	char pretrained[256];
@@ -170,7 +170,7 @@ config_meta(struct ft *f, struct tensor *t)
 	r |= tensor_meta_setf(t, "norm_pix", "%d", c->normpix);
 	/* the fine-tuning */
 	r |= tensor_meta_set(t, "pretrained", f->pretrained);
-	r |= tensor_meta_setf(t, "classes", "%d", f->K);
+	r |= tensor_meta_setf(t, "nclasses", "%d", f->K);
 	r |= tensor_meta_set(t, "pool", f->pool == POOL_MEAN ? "mean" : "cls");
 	r |= tensor_meta_setf(t, "batch_size", "%ld", f->batch);
 	r |= tensor_meta_setf(t, "steps", "%ld", f->total);
@@ -324,7 +324,7 @@ resume_rec(void *ctx, struct vit *v, const struct tensor *t, uint64_t index,
 			    tensor_meta_get(t, "tool", buf, sizeof(buf)) ? buf : "?");
 		memcpy(&step, t->data, sizeof(step));
 		f->step = step;
-		f->K = (int)MIN(cfg_count(t, "classes", where), 1 << 20);
+		f->K = (int)MIN(cfg_count(t, "nclasses", where), 1 << 20);
 		if (!tensor_meta_get(t, "pool", buf, sizeof(buf)) ||
 		    (strcmp(buf, "mean") && strcmp(buf, "cls")))
 			die("%s: record 0 'step': pool=%s, expected mean or cls",
@@ -543,6 +543,18 @@ evaluate(struct ft *f)
 	f->evalstep = f->step;
 }
 
+/* the first keys, before the first results (not before an error in
+ * the input) */
+static void
+header(struct ft *f)
+{
+	if (f->headed++)
+		return;
+	report_int(&f->out, "classes", f->K);
+	report_str(&f->out, "pool", f->pool == POOL_MEAN ? "mean" : "cls");
+	report_int(&f->out, "steps", f->total);
+}
+
 /* the test results under prefix pre ("test" or "epoch.N.test") */
 static void
 report_test(struct ft *f, const char *pre, int confusion)
@@ -577,6 +589,7 @@ end_epoch(struct ft *f)
 	f->lastloss = f->esteps ? f->eloss / f->esteps : 0.0;
 	if (f->o->evalepochs && f->o->test) {
 		evaluate(f);
+		header(f);
 		snprintf(pre, sizeof(pre), "epoch.%ld", f->epochs);
 		snprintf(k, sizeof(k), "%s.step", pre);
 		report_int(&f->out, k, f->step);
@@ -713,9 +726,6 @@ start(struct ft *f, const struct tensor *x, const struct tensor *lab,
 	f->yb = ecalloc(f->batch, sizeof(int32_t));
 	f->dp = ecalloc((size_t)2 * f->v.c.depth * f->batch, sizeof(float));
 	f->cm = ecalloc((size_t)f->K * f->K, sizeof(size_t));
-	report_int(&f->out, "classes", f->K);
-	report_str(&f->out, "pool", f->pool == POOL_MEAN ? "mean" : "cls");
-	report_int(&f->out, "steps", f->total);
 	f->started = 1;
 }
 
@@ -999,6 +1009,8 @@ main(int argc, char *argv[])
 	f.lr = f.blr * f.batch / 256.0;
 	if (o.log && !(f.log = fopen(o.log, o.resume ? "a" : "w")))
 		die("%s:", o.log);
+	if (f.log)
+		setvbuf(f.log, NULL, _IOLBF, 0); /* to watch it as it grows */
 	if (f.log && !o.resume)
 		fprintf(f.log, "step\tloss\tlr\timg_s\tgrad_norm\n");
 	memset(&sa, 0, sizeof(sa));
@@ -1040,12 +1052,16 @@ main(int argc, char *argv[])
 	if (o.out)
 		save(&f, f.step < f.total ? "stopped" : "final");
 
-	/* the results */
+	/* the results: the loss of the last epoch, or of the steps of the
+	 * one a stop cut */
+	if (o.test)
+		evaluate(&f);
+	header(&f);
 	report_int(&f.out, "train.steps", f.step);
 	report_int(&f.out, "train.images", (long long)f.seen);
-	report_num(&f.out, "train.loss", "%.6f", f.lastloss);
+	report_num(&f.out, "train.loss", "%.6f", f.esteps ? f.eloss / f.esteps :
+	           f.lastloss);
 	if (o.test) {
-		evaluate(&f);
 		report_test(&f, "test", o.confusion);
 		if (!o.quiet)
 			fprintf(stderr, "finetune: test.acc %.4f test.loss %.6f\n",
