@@ -71,7 +71,7 @@ $(O)/tools/%.o: tools/%.c lib/*.h config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Ilib -c -o $@ $<
 
-$(O)/tests/%.o: tests/unit/%.c tests/unit/tap.h lib/*.h config.mk
+$(O)/tests/%.o: tests/unit/%.c tests/unit/*.h lib/*.h config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Ilib -c -o $@ $<
 

@@ -42,28 +42,10 @@ def main(path, steps, batch, threads):
     D, depth, K, rate, eps, decay = 128, 4, 10, 0.1, 0.1, 0.75
     g = int(round(L ** .5))
     cfg = {"dim": str(D), "depth": str(depth), "heads": "4", "pool": "mean"}
-    p = {}
-
-    def lin(n, o, i):
-        w = torch.empty(o, i)
-        torch.nn.init.xavier_uniform_(w)
-        p[n + ".weight"], p[n + ".bias"] = w, torch.zeros(o)
-
-    def ln(n, d):
-        p[n + ".weight"], p[n + ".bias"] = torch.ones(d), torch.zeros(d)
-
-    lin("enc.patch_embed", D, P)
-    p["enc.cls_token"] = torch.randn(D) * .02
+    p = parity.init_params(P, D, depth)
+    del p["enc.norm.weight"], p["enc.norm.bias"]  # the mean pool has fc_norm
     p["enc.pos_embed"] = torch.from_numpy(parity.sincos_2d(D, g, g)).float()
-    for i in range(depth):
-        pre = "enc.blk.%d." % i
-        ln(pre + "norm1", D)
-        lin(pre + "attn.qkv", 3 * D, D)
-        lin(pre + "attn.proj", D, D)
-        ln(pre + "norm2", D)
-        lin(pre + "mlp.fc1", 4 * D, D)
-        lin(pre + "mlp.fc2", D, 4 * D)
-    ln("fc_norm", D)
+    p["fc_norm.weight"], p["fc_norm.bias"] = torch.ones(D), torch.zeros(D)
     p["head.weight"] = torch.randn(K, D) * 2e-5
     p["head.bias"] = torch.zeros(K)
     groups = {}

@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "ckpt.h"
 #include "classifier.h"
 #include "encoder.h"
 #include "layers.h"
@@ -147,27 +148,14 @@ pretrained(struct ft *f, int K)
 /* checkpoints                                                         */
 
 static void
-config_meta(struct ft *f, struct tensor *t)
+config_meta(void *ctx, struct tensor *t)
 {
-	const struct vit_config *c = &f->v.c;
+	struct ft *f = ctx;
 	int r = 0;
 
 	r |= tensor_meta_setf(t, "tool", "finetune/%s", VERSION);
 	/* the encoder's configuration, as mim-train writes it */
-	r |= tensor_meta_set(t, "target", c->target == VIT_TOKENS ? "tokens" :
-	                     "pixel");
-	r |= tensor_meta_setf(t, "patch_size", "%d", c->patch);
-	r |= tensor_meta_setf(t, "grid", "%dx%d", c->gh, c->gw);
-	r |= tensor_meta_setf(t, "channels", "%d", c->channels);
-	r |= tensor_meta_setf(t, "k", "%d", c->k);
-	r |= tensor_meta_setf(t, "dim", "%d", c->dim);
-	r |= tensor_meta_setf(t, "depth", "%d", c->depth);
-	r |= tensor_meta_setf(t, "heads", "%d", c->heads);
-	r |= tensor_meta_setf(t, "dec_dim", "%d", c->ddim);
-	r |= tensor_meta_setf(t, "dec_depth", "%d", c->ddepth);
-	r |= tensor_meta_setf(t, "dec_heads", "%d", c->dheads);
-	r |= tensor_meta_setf(t, "mlp_ratio", "%d", c->mlp);
-	r |= tensor_meta_setf(t, "norm_pix", "%d", c->normpix);
+	r |= ckpt_model_meta(t, &f->v.c);
 	/* the fine-tuning */
 	r |= tensor_meta_set(t, "pretrained", f->pretrained);
 	r |= tensor_meta_setf(t, "nclasses", "%d", f->K);
@@ -196,73 +184,27 @@ config_meta(struct ft *f, struct tensor *t)
 		    "with a newline?)");
 }
 
-/* the tensors of a table (the encoder's alone, for the vit's) from
- * base, named prefix + name */
-static void
-put_table(struct tsr_writer *w, const struct vit_tensor *tab, int n,
-          const float *base, const char *prefix, int enconly)
-{
-	struct tensor t;
-	char name[128], msg[256];
-	uint64_t d[4];
-	int i, j;
-
-	tensor_init(&t);
-	for (i = 0; i < n; i++) {
-		const struct vit_tensor *p = &tab[i];
-		void *keep;
-
-		if (enconly && strncmp(p->name, "enc.", 4))
-			continue;
-		for (j = 0; j < p->rank; j++)
-			d[j] = p->dims[j];
-		snprintf(name, sizeof(name), "%s%s", prefix, p->name);
-		if (tensor_shape(&t, name, TSR_F32, p->rank, d, msg, sizeof(msg)) < 0)
-			die("%s", msg);
-		keep = t.data; /* the payload is the block itself */
-		t.data = (void *)(base + p->off);
-		if (tsr_write(w, &t, 0) < 0)
-			die("%s", w->msg);
-		t.data = keep;
-	}
-	tensor_free(&t);
-}
-
 static void
 save(struct ft *f, const char *why)
 {
 	struct tsr_writer w;
-	struct tensor t;
 	char msg[256];
-	uint64_t one = 1;
 	FILE *fp = ofile_open(f->o->out, 1);
-	int64_t step = f->step;
 	const char *pre[3] = { "", "opt.m.", "opt.v." };
 	const float *eb[3] = { f->v.params, f->opt.enc.m, f->opt.enc.v };
 	const float *cb[3] = { f->c.params, f->opt.cls.m, f->opt.cls.v };
 	int k;
 
 	tsr_writer_init(&w, fp, f->o->out, 0);
-	tensor_init(&t);
-	if (tensor_shape(&t, "step", TSR_I64, 0, &one, msg, sizeof(msg)) < 0)
+	if (ckpt_write_start(&w, f->step, config_meta, f, f->rng.s, "finetune",
+	                     msg, sizeof(msg)) < 0)
 		die("%s", msg);
-	memcpy(t.data, &step, sizeof(step));
-	config_meta(f, &t);
-	if (tsr_write(&w, &t, 0) < 0)
-		die("%s", w.msg);
-	tensor_free(&t);
-	tensor_init(&t);
-	if (tensor_shape(&t, "rng", TSR_U64, 1, &one, msg, sizeof(msg)) < 0)
-		die("%s", msg);
-	memcpy(t.data, &f->rng.s, sizeof(uint64_t));
-	tensor_meta_set(&t, "stream", "finetune");
-	if (tsr_write(&w, &t, 0) < 0)
-		die("%s", w.msg);
-	tensor_free(&t);
-	for (k = 0; k < 3; k++) {
-		put_table(&w, f->v.pt, f->v.npt, eb[k], pre[k], 1);
-		put_table(&w, f->c.pt, f->c.npt, cb[k], pre[k], 0);
-	}
+	for (k = 0; k < 3; k++)
+		if (ckpt_write_table(&w, f->v.pt, f->v.npt, eb[k], pre[k], "enc.",
+		                     msg, sizeof(msg)) < 0 ||
+		    ckpt_write_table(&w, f->c.pt, f->c.npt, cb[k], pre[k], NULL, msg,
+		                     sizeof(msg)) < 0)
+			die("%s", msg);
 	if (tsr_finish(&w) < 0)
 		die("%s", w.msg);
 	ofile_close(fp);

@@ -31,22 +31,7 @@
 #include "tensor.h"
 #include "util.h"
 #include "vit.h"
-
-static void
-put(struct tsr_writer *w, const char *name, int dtype, int rank,
-    const uint64_t *dims, const void *data)
-{
-	struct tensor t;
-	char msg[256];
-
-	tensor_init(&t);
-	if (tensor_shape(&t, name, dtype, rank, dims, msg, sizeof(msg)) < 0)
-		die("%s", msg);
-	memcpy(t.data, data, t.nbytes);
-	if (tsr_write(w, &t, 0) < 0)
-		die("%s", w->msg);
-	tensor_free(&t);
-}
+#include "dump.h"
 
 /* every trained parameter (of param, or of grad with grad) as PRE.NAME */
 static void
@@ -69,7 +54,7 @@ put_params(struct tsr_writer *w, const struct classifier *c, const char *pre,
 		for (j = 0; j < t->rank; j++)
 			d[j] = t->dims[j];
 		snprintf(name, sizeof(name), "%s.%s", pre, t->name);
-		put(w, name, TSR_F32, t->rank, d, base + t->off);
+		dump_put(w, name, TSR_F32, t->rank, d, base + t->off);
 	}
 }
 
@@ -161,8 +146,8 @@ main(int argc, char *argv[])
 	if (tsr_write(&w, &cfg, 0) < 0)
 		die("%s", w.msg);
 	d[0] = B, d[1] = v.L, d[2] = v.P;
-	put(&w, "patches", TSR_F32, 3, d, x->data);
-	put(&w, "labels", TSR_I32, 1, d, lab->data);
+	dump_put(&w, "patches", TSR_F32, 3, d, x->data);
+	dump_put(&w, "labels", TSR_I32, 1, d, lab->data);
 	put_params(&w, &c, "init", 0);
 	for (t = 0; t < steps; t++) {
 		memcpy(xb, x->data, n * sizeof(float));
@@ -180,23 +165,23 @@ main(int argc, char *argv[])
 		mix[0] = dr.kind, mix[1] = dr.lam, mix[2] = dr.y0, mix[3] = dr.y1;
 		mix[4] = dr.x0, mix[5] = dr.x1;
 		snprintf(name, sizeof(name), "step.%d.patches", t);
-		put(&w, name, TSR_F32, 3, d, xb);
+		dump_put(&w, name, TSR_F32, 3, d, xb);
 		snprintf(name, sizeof(name), "step.%d.targets", t);
 		d[1] = K;
-		put(&w, name, TSR_F32, 2, d, tb);
+		dump_put(&w, name, TSR_F32, 2, d, tb);
 		snprintf(name, sizeof(name), "step.%d.dpath", t);
 		{
 			uint64_t dd[3] = { depth, 2, B };
 
-			put(&w, name, TSR_F32, 3, dd, dp);
+			dump_put(&w, name, TSR_F32, 3, dd, dp);
 		}
 		snprintf(name, sizeof(name), "step.%d.mix", t);
 		d[1] = 6;
-		put(&w, name, TSR_F64, 1, d + 1, mix);
+		dump_put(&w, name, TSR_F64, 1, d + 1, mix);
 		snprintf(name, sizeof(name), "step.%d.loss", t);
-		put(&w, name, TSR_F32, 0, d, &loss);
+		dump_put(&w, name, TSR_F32, 0, d, &loss);
 		snprintf(name, sizeof(name), "step.%d.lr", t);
-		put(&w, name, TSR_F32, 0, d, &lr);
+		dump_put(&w, name, TSR_F32, 0, d, &lr);
 		d[1] = v.L;
 	}
 	put_params(&w, &c, "final", 0);
