@@ -833,6 +833,7 @@ vit_encode_backward(struct vit *v)
 		memcpy(a->gpe + (size_t)b * L * D, dy + ((size_t)b * Te + 1) * D,
 		       (size_t)L * D * sizeof(float));
 	}
-	linear_backward(NULL, g->pew, g->peb, a->gpe, a->xv, w->pew, B * L, P, D);
+	linear_backward_set(NULL, g->pew, g->peb, a->gpe, a->xv, w->pew, B * L,
+	                    P, D);
 	return dy;
 }
