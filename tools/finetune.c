@@ -454,7 +454,7 @@ evaluate(struct ft *f)
 			for (b = 0; b < B; b++) {
 				const float *z = f->c.logits + (size_t)b * K;
 				int32_t y = ((const int32_t *)lab->data)[i0 + b];
-				double s = 0.0, mx = z[0];
+				double s = 0.0, mx;
 				int best = 0;
 
 				for (k = 1; k < K; k++)
@@ -463,7 +463,7 @@ evaluate(struct ft *f)
 				mx = z[best];
 				for (k = 0; k < K; k++)
 					s += exp(z[k] - mx);
-				if (!isfinite(z[best]))
+				if (!isfinite(mx) || !isfinite(s))
 					die("%s: image %" PRIu64 ": the logits are not finite",
 					    name, f->evaln + b);
 				f->evalloss += mx + log(s) - z[y];
