@@ -230,69 +230,45 @@ out:
 	return rc;
 }
 
-/* a, n x n, lower triangle: the matrix whose top eigenvalues are wanted */
+/*
+ * The matrix whose largest eigenvalues are wanted, lower triangle, from
+ * the degrees d (N) and token totals nt (K): A = D^-1/2 W D^-1/2
+ * (N x N) or Y^T Y (K x K), whose entry (t, u) is
+ * sum_i c_i(t) c_i(u) / (d_i sqrt(n_t n_u)).
+ */
 static double *
-images_matrix(const struct augraph_bags *b, char *msg, size_t msglen)
+side_matrix(const struct augraph_bags *b, int side, const double *d,
+            const double *nt, char *msg, size_t msglen)
 {
-	size_t n = b->n, i, j;
-	double *a, *d, *nt;
+	size_t n = side == AUGRAPH_TOKENS ? b->k : b->n, i, j, e, f;
+	double *a, v;
 
-	a = malloc(n * n * sizeof(*a));
-	d = malloc(n * sizeof(*d));
-	nt = malloc((b->k ? b->k : 1) * sizeof(*nt));
-	if (!a || !d || !nt) {
-		errf(msg, msglen, "out of memory for a %zu x %zu graph", n, n);
-		goto fail;
-	}
-	if (augraph_weights(b, a, msg, msglen) < 0)
-		goto fail;
-	totals(b, nt, d);
-	/* A = D^-1/2 W D^-1/2 */
-	for (i = 0; i < n; i++)
-		for (j = 0; j <= i; j++)
-			a[i * n + j] /= sqrt(d[i] * d[j]);
-	free(d);
-	free(nt);
-	return a;
-fail:
-	free(a);
-	free(d);
-	free(nt);
-	return NULL;
-}
-
-/* Y^T Y, K x K, lower: sum_i c_i(t) c_i(u) / (d_i sqrt(n_t n_u)) */
-static double *
-tokens_matrix(const struct augraph_bags *b, char *msg, size_t msglen)
-{
-	size_t k = b->k, i, e, f, t, u;
-	double *m, *d, *nt, v;
-
-	m = calloc(k * k, sizeof(*m));
-	d = malloc((b->n ? b->n : 1) * sizeof(*d));
-	nt = malloc(k * sizeof(*nt));
-	if (!m || !d || !nt) {
-		errf(msg, msglen, "out of memory for a %zu x %zu token graph", k,
-		     k);
-		free(m);
-		free(d);
-		free(nt);
+	if (!(a = calloc(n * n, sizeof(*a)))) {
+		errf(msg, msglen, "out of memory for a %zu x %zu %s matrix", n, n,
+		     side == AUGRAPH_TOKENS ? "token" : "image");
 		return NULL;
 	}
-	totals(b, nt, d);
+	if (side == AUGRAPH_IMAGES) {
+		if (augraph_weights(b, a, msg, msglen) < 0) {
+			free(a);
+			return NULL;
+		}
+		for (i = 0; i < n; i++)
+			for (j = 0; j <= i; j++)
+				a[i * n + j] /= sqrt(d[i] * d[j]);
+		return a;
+	}
 	/* tokens increase within an image, so tok[e] >= tok[f] for f <= e */
 	for (i = 0; i < b->n; i++)
 		for (e = b->off[i]; e < b->off[i + 1]; e++) {
 			v = b->cnt[e] / d[i];
 			for (f = b->off[i]; f <= e; f++)
-				m[b->tok[e] * k + b->tok[f]] += v * b->cnt[f];
+				a[b->tok[e] * n + b->tok[f]] += v * b->cnt[f];
 		}
-	for (t = 0; t < k; t++)
-		for (u = 0; u <= t; u++)
-			m[t * k + u] /= sqrt(nt[t] * nt[u]);
-	free(d);
-	free(nt);
-	return m;
+	for (i = 0; i < n; i++)
+		for (j = 0; j <= i; j++)
+			a[i * n + j] /= sqrt(nt[i] * nt[j]);
+	return a;
 }
 
 int
@@ -300,7 +276,7 @@ augraph_spectrum(const struct augraph_bags *b, size_t m, int side,
                  double *lam, char *msg, size_t msglen)
 {
 	size_t n, top, i;
-	double *a, tol;
+	double *a, *d, *nt, tol;
 
 	if (m < 1 || m > b->n) {
 		errf(msg, msglen, "%zu eigenvalues of a graph of %zu images", m,
@@ -316,8 +292,20 @@ augraph_spectrum(const struct augraph_bags *b, size_t m, int side,
 		     AUGRAPH_MAXORDER);
 		return -1;
 	}
-	if (!(a = side == AUGRAPH_TOKENS ? tokens_matrix(b, msg, msglen)
-	                                 : images_matrix(b, msg, msglen)))
+	d = malloc((b->n ? b->n : 1) * sizeof(*d));
+	nt = malloc((b->k ? b->k : 1) * sizeof(*nt));
+	if (!d || !nt) {
+		errf(msg, msglen, "out of memory for the degrees of %zu images",
+		     b->n);
+		free(d);
+		free(nt);
+		return -1;
+	}
+	totals(b, nt, d);
+	a = side_matrix(b, side, d, nt, msg, msglen);
+	free(d);
+	free(nt);
+	if (!a)
 		return -1;
 	/* the tokens side lacks the N - K zero eigenvalues of A */
 	top = MIN(m, n);

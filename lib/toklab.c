@@ -217,6 +217,7 @@ toklab_group(struct toklab *s, struct tsr_group *g, uint64_t base,
 	    check_labels(lw, lab, lab->dims[0], s->nclasses, &lhi, msg,
 	                 msglen) < 0)
 		return -1;
+	s->patches += lab->dims[0] * per;
 	s->maxtok = MAX(s->maxtok, thi);
 	s->maxlab = MAX(s->maxlab, lhi);
 	*tokp = tok;
@@ -228,6 +229,12 @@ toklab_group(struct toklab *s, struct tsr_group *g, uint64_t base,
 int
 toklab_finish(const struct toklab *s, char *msg, size_t msglen)
 {
+	if (!s->patches) {
+		errf(msg, msglen, "%s: no tokens (%s)", s->in,
+		     s->records ? "the tokens records are empty"
+		                : "no tokens record in the stream");
+		return -1;
+	}
 	if (s->k && s->maxtok >= s->k) {
 		errf(msg, msglen, "%s: a token is %" PRId64 ", but the tokens meta "
 		     "says k=%" PRId64, s->in, s->maxtok, s->k);

@@ -37,6 +37,7 @@ struct toklab {
 	int64_t maxtok;     /* the largest token and label seen, -1 none */
 	int64_t maxlab;
 	uint64_t records;   /* tokens records seen */
+	uint64_t patches;   /* tokens in them */
 };
 
 void toklab_init(struct toklab *, const char *in, const char *tname,
@@ -53,8 +54,9 @@ int toklab_group(struct toklab *, struct tsr_group *g, uint64_t base,
                  char *msg, size_t msglen);
 
 /*
- * After the last group: meta k or nclasses may first appear after
- * larger values, so check them against the largest seen.  0 or -1.
+ * After the last group: there must have been tokens ("no tokens"), and
+ * meta k or nclasses, which may first appear after larger values, must
+ * be above the largest seen.  0 or -1.
  */
 int toklab_finish(const struct toklab *, char *msg, size_t msglen);
 

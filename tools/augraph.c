@@ -139,8 +139,8 @@ sample_group(struct sample *s, const struct opts *o, const struct tensor *tok,
 			im = &s->im[s->n++];
 			memset(im, 0, sizeof(*im));
 		} else {
-			/* keep it with probability N / (seen + 1); the modulo's bias
-			 * is below 2^-40 for any stream that fits on a disk */
+			/* keep it with probability N / (seen + 1), in place of a
+			 * uniform slot; the modulo's bias is below seen / 2^64 */
 			if ((j = rng_u64(&s->rng) % (s->seen + 1)) >= o->images)
 				continue;
 			im = &s->im[j];
@@ -351,10 +351,6 @@ main(int argc, char *argv[])
 		die("%s", r.msg);
 	if (toklab_finish(&tl, msg, sizeof(msg)) < 0)
 		die("%s", msg);
-	if (!s.n)
-		die("%s: no tokens (%s)", inname,
-		    tl.records ? "the tokens records are empty"
-		               : "no tokens record in the stream");
 
 	/* the graph and its spectrum */
 	t0 = now();

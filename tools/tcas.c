@@ -40,8 +40,8 @@ struct opts {
 struct counts {
 	int64_t *n;         /* (kcap, ccap): n[t * ccap + y] */
 	size_t kcap, ccap;
-	struct toklab tl;   /* the records' checks, the largest token, label */
-	uint64_t patches;   /* tokens counted */
+	struct toklab tl;   /* the records' checks, the largest token, label,
+	                       the tokens counted */
 };
 
 /* ------------------------------------------------------------------ */
@@ -100,7 +100,6 @@ count_group(struct counts *cn, struct tsr_group *g, uint64_t base)
 				col[(size_t)toklab_ival(tok, i * per + j) * cn->ccap]++;
 		}
 	}
-	cn->patches += m * per;
 }
 
 /* ------------------------------------------------------------------ */
@@ -224,10 +223,6 @@ main(int argc, char *argv[])
 		count_group(&cn, &g, r.index - g.n - g.havenext);
 	if (rc < 0)
 		die("%s", r.msg);
-	if (!cn.patches)
-		die("%s: no tokens (%s)", inname,
-		    cn.tl.records ? "the tokens records are empty"
-		               : "no tokens record in the stream");
 	if (toklab_finish(&cn.tl, msg, sizeof(msg)) < 0)
 		die("%s", msg);
 	k = cn.tl.maxtok + 1;
@@ -247,7 +242,7 @@ main(int argc, char *argv[])
 	res[6] = (struct result){ "k", INT, 0, cn.tl.k ? (uint64_t)cn.tl.k
 	                                               : (uint64_t)k };
 	res[7] = (struct result){ "classes", INT, 0, classes };
-	res[8] = (struct result){ "patches", INT, 0, cn.patches };
+	res[8] = (struct result){ "patches", INT, 0, cn.tl.patches };
 	for (i = 0; i < LEN(res); i++)
 		if (res[i].type == DBL && !isfinite(res[i].d))
 			die("%s: %s is %g (out of memory?)", inname, res[i].key,
