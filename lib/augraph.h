@@ -15,7 +15,7 @@
  *
  * the probability, up to the constant 1 / sum_t n_t, that a patch drawn
  * from the whole sample and a second patch drawn from among those with
- * its token belong to images i and j.  W = C S^-1 C^T, with C the
+ * its token belong to images i and j.  W = X S^-1 X^T, with X the
  * (N, K) counts and S = diag(n_t), is symmetric and positive
  * semidefinite.  Self-loops w(i, i) are kept (augraph(1) says why), so
  * the degree d_i = sum_j w(i, j) = sum_t c_i(t) is the number of
@@ -28,7 +28,7 @@
  *
  * The spectrum is computed on the smaller of two matrices with the
  * same non-zero eigenvalues: A = Y Y^T (N x N, the "images" side) or
- * Y^T Y (K x K, the "tokens" side), Y = D^-1/2 C S^-1/2; the
+ * Y^T Y (K x K, the "tokens" side), Y = D^-1/2 X S^-1/2; the
  * eigenvalues of L are 1 - those of A, and A has N - K more zeros than
  * Y^T Y.  LAPACK's dsyevr computes only the m largest.  All in double.
  *
