@@ -23,13 +23,13 @@ K_TOKS = $(TCAS_KS:%=pixel-k%) $(FEATURE_KS:%=feature-k%) \
 ablations: $(addprefix $(OUT)/ablation-,k.md k.png epochs.md epochs.png)
 	@cat $(OUT)/ablation-k.md $(OUT)/ablation-epochs.md
 
-$(OUT)/ablation-k.tsv: $(call sweep_files,$(K_TOKS)) pipelines/seedstat
+$(OUT)/ablation-k.tsv: $(call sweep_files,$(K_TOKS))
 	$(call sweep_table,$(K_TOKS)) > $@.tmp
 	mv $@.tmp $@
 
 # the sweep table of the epochs' codebooks, each row led by its epochs
 # and the inertia its fit reached
-$(OUT)/ablation-epochs.tsv: $(call sweep_files,$(EPOCH_TOKS)) pipelines/seedstat
+$(OUT)/ablation-epochs.tsv: $(call sweep_files,$(EPOCH_TOKS))
 	$(call sweep_table,$(EPOCH_TOKS)) | \
 	  awk -F '\t' -v OFS='\t' -v list='$(foreach e,$(KMEANS_EPOCHS_LIST),$e:$(call epochs_tok,$e))' \
 	    -v bin='$(BIN)' -v tok='$(W)/tok' ' \

@@ -22,6 +22,7 @@
 #   data/features-T.tsr         the patch features of teacher T
 #   tok/NAME.tsr                a codebook (kmeans-fit)
 #   tok/NAME.tcas               tcas of tokenizer NAME, on the test set
+#   tok/NAME.augraph            augraph of tokenizer NAME, on the test set
 #   eE/sS/BLR/RUN.ckpt          a training run: E passes over the
 #                               training set, seed S, base learning
 #                               rate BLR (mim-train)
@@ -127,7 +128,7 @@ KMEANS_EPOCHS_LIST ?= 1 3 10 30
 # through other stages' patterns; a file a table names and that is
 # missing is made again (.SECONDARY would let make skip it)
 .PRECIOUS: $(W)/data/features-%.tsr $(W)/tok/pixel-k%.tsr $(W)/tok/%.tsr \
-	$(W)/tok/%.tcas $(W)/e%.ckpt $(W)/%.probe $(W)/%.val
+	$(W)/tok/%.tcas $(W)/tok/%.augraph $(W)/e%.ckpt $(W)/%.probe $(W)/%.val
 
 # patchify, unaugmented, on the training and the test set
 PATCHIFY = $(BIN)/patchify -p $(P) $(IMAGE_FLAGS)
@@ -220,6 +221,14 @@ $(W)/tok/%.tcas: $(W)/data/test.tsr $$(call tokenize_deps,$$*) $(TOOLS) \
     $(S_TOK)
 	@mkdir -p $(@D)
 	< $< $(call tokenize_cmd,$*) | $(BIN)/tcas > $@.tmp
+	mv $@.tmp $@
+
+# the augmentation graph the tokens induce on the test images, and the
+# bound of the paper's theory on it (augraph(1))
+$(W)/tok/%.augraph: $(W)/data/test.tsr $$(call tokenize_deps,$$*) $(TOOLS) \
+    $(BIN)/augraph $(S_TOK)
+	@mkdir -p $(@D)
+	< $< $(call tokenize_cmd,$*) | $(BIN)/augraph -n 0 > $@.tmp
 	mv $@.tmp $@
 
 # -------------------------------------------------------------- training
@@ -339,24 +348,27 @@ endif
 # untrained encoder is their floor
 sweep_path = $(W)/$(call run_path,$1,$(SWEEP_EPOCHS),$2)
 # the table of sweep runs cm-TOK for the tokenizers $1: tokenizer, K,
-# TCAS, NMI, linear and k-NN accuracy (means over the seeds), the
-# linear accuracy's standard deviation over them; first the untrained
-# encoder's row
+# its TCAS and NMI (tcas(1)), the labelling error alpha, lambda_{C+1}
+# and the bound alpha / lambda_{C+1} of its augmentation graph
+# (augraph(1)), linear and k-NN accuracy (means over the seeds), the
+# linear accuracy's standard deviation over them, the seeds; first the
+# untrained encoder's row
 sweep_table = { $(header); \
-	printf 'tokenizer\tk\ttcas\tnmi\tlinear\tlinear_sd\tknn\tseeds\n'; \
+	printf 'tokenizer\tk\ttcas\tnmi\talpha\tlambda\tbound\tlinear\tlinear_sd\tknn\tseeds\n'; \
 	for s in $(SWEEP_SEEDS); do \
 	  p=$(call sweep_path,untrained,$$s).probe; \
-	  echo "untrained - - - $(call val,$$p,linear.test.acc) $(call val,$$p,knn.test.acc)"; \
+	  echo "untrained - - - - - - $(call val,$$p,linear.test.acc) $(call val,$$p,knn.test.acc)"; \
 	done | pipelines/seedstat; \
 	for t in $1; do \
-	  f=$(W)/tok/$$t.tcas; \
+	  f=$(W)/tok/$$t.tcas g=$(W)/tok/$$t.augraph; \
 	  for s in $(SWEEP_SEEDS); do \
 	    p=$(call sweep_path,cm-$$t,$$s).probe; \
-	    echo "$$t $(call val,$$f,k) $(call val,$$f,tcas) $(call val,$$f,nmi) $(call val,$$p,linear.test.acc) $(call val,$$p,knn.test.acc)"; \
+	    echo "$$t $(call val,$$f,k) $(call val,$$f,tcas) $(call val,$$f,nmi) $(call val,$$g,alpha) $(call val,$$g,lambda) $(call val,$$g,bound) $(call val,$$p,linear.test.acc) $(call val,$$p,knn.test.acc)"; \
 	  done | pipelines/seedstat; \
 	done; }
 sweep_files = $(foreach s,$(SWEEP_SEEDS),$(call sweep_path,untrained,$s).probe \
-	$(foreach t,$1,$(W)/tok/$t.tcas $(call sweep_path,cm-$t,$s).probe))
+	$(foreach t,$1,$(W)/tok/$t.tcas $(W)/tok/$t.augraph \
+	$(call sweep_path,cm-$t,$s).probe)) pipelines/seedstat
 
 # a header of comment lines for a table: the commit and the variables
 header = { echo "\# mimtools $$(git describe --always --dirty 2>/dev/null || echo unknown), $$(date -u +%Y-%m-%dT%H:%MZ), $$(uname -m), $$(nproc) cpus, BIN=$(BIN)"; \

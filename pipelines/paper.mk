@@ -7,6 +7,7 @@
 #   tcas.mk       TCAS against linear-probe accuracy (Figure 3)
 #   ablation.mk   K and K-means epochs (Figures 4 and 5)
 #   curves.mk     the training curves of the main comparison
+#   toy.mk        the toy model of Figure 2 (augraph(1); seconds)
 #
 # The sweeps train SWEEP_EPOCHS passes a run for each of SWEEP_SEEDS.
 # About four hours on 2 cores; every stage is kept, so an interrupted
@@ -24,8 +25,9 @@ include pipelines/main.mk
 include pipelines/tcas.mk
 include pipelines/ablation.mk
 include pipelines/curves.mk
+include pipelines/toy.mk
 .DEFAULT_GOAL = paper
 
-paper: main tcas-vs-lp ablations curves
+paper: main tcas-vs-lp ablations curves toy
 
 .PHONY: paper

@@ -20,7 +20,6 @@
 SHELL = /bin/bash
 .SHELLFLAGS = -eu -o pipefail -c
 .DELETE_ON_ERROR:
-.SECONDARY:
 .DEFAULT_GOAL = toy
 
 BIN ?= bin

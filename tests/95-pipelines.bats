@@ -184,12 +184,14 @@ fm_args() {
 	run pmake tcas.mk $(fm_args) MODEL_FLAGS="$MINI_MODEL" \
 	    TCAS_KS='4 8' FEATURE_KS='4 8' KMEANS_EPOCHS_LIST='1 2'
 	assert_success
-	assert_output --regexp "pearson -?[01]\.[0-9]{3}"
-	assert_output --regexp "spearman -?[01]\.[0-9]{3}"
-	assert_output --partial "n 9"
-	assert_output --regexp "spearman.lo -?[01]\.[0-9]{3}"
-	assert_output --regexp "untrained.linear [0-9.]+"
-	run awk -F '\t' '!/^#/ { print $1, $2, $3, $8 }' r/tcas-vs-lp.tsv
+	assert_line --regexp "^tcas.pearson -?[01]\.[0-9]{3}$"
+	assert_line --regexp "^tcas.spearman -?[01]\.[0-9]{3}$"
+	assert_line "tcas.n 9"
+	assert_line "bound.n 9"
+	assert_line --regexp "^tcas.spearman.lo -?[01]\.[0-9]{3}$"
+	assert_line --regexp "^bound.spearman.hi -?[01]\.[0-9]{3}$"
+	assert_line --regexp "^untrained.linear [0-9.]+$"
+	run awk -F '\t' '!/^#/ { print $1, $2, $3, $11 }' r/tcas-vs-lp.tsv
 	assert_line "untrained - - 1"
 	assert_line "class 10 0.0000 1"
 	assert_line "position 49 1.0000 1"
@@ -200,6 +202,11 @@ fm_args() {
 	# the second teacher is the main budget's ClusterMIM-Pixel
 	run bash -c "tensorinfo r/work/data/features-cmfeature.tsr | grep -m1 ' features '"
 	assert_output --partial "model=$PWD/r/work/e0.01/s0/1e-3/cm-pixel-k8.ckpt"
+	# the bound of the augmentation graph: the oracle's alpha is 0, the
+	# cross-class tokenizer's graph has lambda_{C+1} 1 (it is complete)
+	run awk -F '\t' '$1 == "class" || $1 == "position" { print $1, $5, $6, $7 }' r/tcas-vs-lp.tsv
+	assert_line --regexp "^class 0(\.0+)? [0-9.]+ 0(\.0+)?$"
+	assert_line --regexp "^position 0\.[0-9]+ 1(\.0+)? 0\.[0-9]+$"
 	run awk -F '\t' '!/^#/ { print $1 }' r/ablation-k.tsv
 	assert_output "$(printf '%s\n' tokenizer untrained pixel-k4 pixel-k8 \
 	    feature-k4 feature-k8 cmfeature-k4 cmfeature-k8)"
@@ -208,7 +215,7 @@ fm_args() {
 	assert_output "$(printf '%s\n' 'epochs tokenizer' '- untrained' \
 	    '1 pixel-k8' '2 pixel-k8-e2')"
 	[ -e r/work/tok/pixel-k8-e2.tsr ] && [ ! -e r/work/tok/pixel-k8-e1.tsr ]
-	for p in tcas-vs-lp ablation-k ablation-epochs; do
+	for p in tcas-vs-lp bound-vs-lp ablation-k ablation-epochs; do
 		[ "$(od -An -c -N4 r/$p.png | xargs)" = "211 P N G" ] || fail "$p.png"
 	done
 }
@@ -286,8 +293,8 @@ $want"
 }
 
 @test "pipelines: seedstat folds a sweep's seeds into one row; a missing value fails" {
-	run "$TOP/pipelines/seedstat" <<< "$(printf 'pixel-k4 4 0.5 0.25 80 70\npixel-k4 4 0.5 0.25 82 72\n')"
-	assert_output "$(printf 'pixel-k4\t4\t0.5000\t0.2500\t81.00\t1.41\t71.00\t2')"
+	run "$TOP/pipelines/seedstat" <<< "$(printf 'pixel-k4 4 0.5 0.25 inf 80 70\npixel-k4 4 0.5 0.25 inf 82 72\n')"
+	assert_output "$(printf 'pixel-k4\t4\t0.5000\t0.2500\tinf\t81.00\t1.41\t71.00\t2')"
 	run "$TOP/pipelines/seedstat" <<< 'untrained - - - 78.3 60.1'
 	assert_output "$(printf 'untrained\t-\t-\t-\t78.30\t-\t60.10\t1')"
 	run "$TOP/pipelines/seedstat" <<< 'x 4 0.5 0.1 missing:linear.test.acc:f 70'
