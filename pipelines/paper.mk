@@ -19,7 +19,7 @@ MAIN_EPOCHS ?= 8
 SWEEP_EPOCHS ?= 2
 SEEDS ?= 0 1 2
 SWEEP_SEEDS ?= 0 1
-LR_SWEEP ?= 3e-4 1e-3 3e-3
+LR_SWEEP ?= 3e-4 1e-3 3e-3 1e-2
 TCAS_KS ?= 16 64 256 1024
 include pipelines/main.mk
 include pipelines/tcas.mk
