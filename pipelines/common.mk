@@ -25,7 +25,8 @@
 #   tok/NAME.augraph            augraph of tokenizer NAME, on the test set
 #   eE/sS/BLR/RUN.ckpt          a training run: E passes over the
 #                               training set, seed S, base learning
-#                               rate BLR (mim-train)
+#                               rate BLR (mim-train); RUN.ckpt.part
+#                               while it runs, to resume from
 #   eE/sS/BLR/RUN.tsv, .time    its log; its wall s and peak KiB
 #   eE/sS/BLR/RUN.probe         its linear probe and k-NN, test set
 #   eE/sS/BLR/RUN.val           the same on the validation split
@@ -279,13 +280,24 @@ warmup_flag = $(if $(WARMUP_EPOCHS),-w $(shell awk 'BEGIN { printf "%d", \
 run_deps = $(if $(filter cm-%,$(call run_name,$1)),\
 	$(call tokenize_deps,$(call run_tok,$1)) $(S_TOK))
 
-# a run, its trainer timed: wall seconds and peak KiB in RUN.time
+# a run, its trainer timed: wall seconds and peak KiB in RUN.time.  The
+# trainer writes RUN.ckpt.part (every CKPT_EVERY steps, and when it is
+# stopped by a signal), renamed RUN.ckpt once the run is complete; a
+# later make resumes from a RUN.ckpt.part newer than everything the run
+# depends on (the time is then the last part's), and starts afresh
+# otherwise.
+CKPT_EVERY ?= 500
 $(W)/e%.ckpt: $$(call run_deps,e$$*) $(TOOLS) $(S_DATA) $(S_TRAIN)
 	@mkdir -p $(@D)
-	rm -f $(W)/e$*.tsv
+	if [ -e $@.part ] && [ -z "$$(find $^ -newer $@.part)" ]; then \
+	  echo "resuming $@ from its part" >&2; flags="-q -j $(JOBS) -r $@.part"; \
+	else \
+	  rm -f $@.part $(W)/e$*.tsv; flags="$(call run_flags,e$*) -k $(CKPT_EVERY)"; \
+	fi; \
 	$(call run_input,e$*) | \
-	    $(TIME) -f '%e %M' -o $(W)/e$*.time $(BIN)/mim-train \
-	    $(call run_flags,e$*) -L $(W)/e$*.tsv -o $@
+	    $(TIME) -f '%e %M' -o $(W)/e$*.time $(BIN)/mim-train $$flags \
+	    -L $(W)/e$*.tsv -o $@.part
+	mv $@.part $@
 
 # ------------------------------------------------------------ evaluation
 

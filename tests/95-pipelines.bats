@@ -169,6 +169,42 @@ fm_args() {
 	assert_output "$(printf '%s\n' 'untrained encoder' 'MAE (norm-pix)' ClusterMIM-Pixel)"
 }
 
+@test "pipelines: a run stopped by a signal leaves no checkpoint under its name, and the next make resumes it to the same bytes" {
+	# the uninterrupted run
+	pmake main.mk $(fm_args) MODEL_FLAGS="$MINI_MODEL" MAIN_RUNS=mae OUT="$PWD/a" \
+	    MAIN_EPOCHS=0.05 CKPT_EVERY=5 >/dev/null
+	# the same, its trainer stopped by SIGTERM once a part is written
+	pmake main.mk $(fm_args) MODEL_FLAGS="$MINI_MODEL" MAIN_RUNS=mae OUT="$PWD/b" \
+	    MAIN_EPOCHS=0.05 CKPT_EVERY=5 > log 2>&1 &
+	local pid=$! i
+	for i in $(seq 200); do
+		[ -e b/work/e0.05/s0/1e-3/mae.ckpt.part ] && break
+		sleep 0.1
+	done
+	[ -e b/work/e0.05/s0/1e-3/mae.ckpt.part ] || fail "no part written"
+	pkill -TERM -f "mim-train .*b/work/e0.05/s0/1e-3/mae" || true
+	run wait $pid
+	assert_failure
+	[ ! -e b/work/e0.05/s0/1e-3/mae.ckpt ] && [ -e b/work/e0.05/s0/1e-3/mae.ckpt.part ]
+	[ ! -e b/main.tsv ]
+	# the next make continues from the part
+	run pmake main.mk $(fm_args) MODEL_FLAGS="$MINI_MODEL" MAIN_RUNS=mae OUT="$PWD/b" \
+	    MAIN_EPOCHS=0.05 CKPT_EVERY=5
+	assert_success
+	assert_line "resuming $PWD/b/work/e0.05/s0/1e-3/mae.ckpt from its part"
+	[ ! -e b/work/e0.05/s0/1e-3/mae.ckpt.part ]
+	cmp a/work/e0.05/s0/1e-3/mae.ckpt b/work/e0.05/s0/1e-3/mae.ckpt
+	# a part older than what the run depends on is not resumed
+	cp b/work/e0.05/s0/1e-3/mae.ckpt b/work/e0.05/s0/1e-3/mae.ckpt.part
+	touch -d '2000-01-01' b/work/e0.05/s0/1e-3/mae.ckpt.part
+	rm b/work/e0.05/s0/1e-3/mae.ckpt b/work/e0.05/s0/1e-3/mae.probe
+	run pmake main.mk $(fm_args) MODEL_FLAGS="$MINI_MODEL" MAIN_RUNS=mae OUT="$PWD/b" \
+	    MAIN_EPOCHS=0.05 CKPT_EVERY=5
+	assert_success
+	refute_line --regexp "^resuming "
+	cmp a/work/e0.05/s0/1e-3/mae.ckpt b/work/e0.05/s0/1e-3/mae.ckpt
+}
+
 @test "pipelines: make -j2 gives the same runs, byte for byte, as make -j1" {
 	pmake main.mk $(fm_args) MODEL_FLAGS="$MINI_MODEL" MAIN_RUNS='mae cm-pixel-k8' OUT="$PWD/a" -j1 >/dev/null
 	pmake main.mk $(fm_args) MODEL_FLAGS="$MINI_MODEL" MAIN_RUNS='mae cm-pixel-k8' OUT="$PWD/b" -j2 >/dev/null
