@@ -58,6 +58,8 @@ LDLIBS_unit-util = $(LIBM)
 
 # the training kernels: OpenMP loops, and -O3 vectorises attention and GELU
 $(O)/lib/layers.o $(O)/lib/vit.o $(O)/lib/optim.o: CFLAGS += -O3 -fopenmp
+# unit-layers checks what every OpenMP thread of the layers does
+$(O)/tests/unit-layers.o: CFLAGS += -fopenmp
 LDLIBS_mktsr = $(LIBZ) $(LIBM)
 
 all: $(TOOLS:%=$(BIN)/%) $(TESTBIN:%=$(O)/tests/%)
