@@ -101,9 +101,9 @@ SWEEP_EPOCHS ?= 0.25
 # every token target (cm-TOK) takes ClusterMIM's.  With LR_SWEEP set,
 # each method is trained at each of these for the main budget and the
 # first seed, and the one with the best validation accuracy is used.
-BLR_MAE ?= 1e-3
-BLR_MAE_NORMPIX ?= 1e-3
-BLR_CM ?= 1e-3
+BLR_MAE ?= 3e-3
+BLR_MAE_NORMPIX ?= 3e-3
+BLR_CM ?= 3e-3
 LR_SWEEP ?=
 # the runs of the main comparison (main.mk, curves.mk)
 MAIN_RUNS ?= untrained mae mae-normpix cm-pixel-k$(K) cm-feature-k$(FEATURE_K)
@@ -327,7 +327,8 @@ val = $$(awk -v k=$2 '$$1 == k { v = $$2 } \
 # (pixel tokens) trained for the main budget, first seed, at each base
 # learning rate of LR_SWEEP, judged by the linear probe on the
 # validation split; $(W)/blr.mk sets BLR_MAE, BLR_MAE_NORMPIX and
-# BLR_CM to the best of each.  make remakes an included makefile
+# BLR_CM to the best of each (overriding the command line: LR_SWEEP
+# asks for the choice to be made).  make remakes an included makefile
 # before anything else and then starts again, so every later stage
 # sees the chosen rates.
 LR_RUNS = mae mae-normpix cm-pixel-k$(K)
@@ -345,9 +346,9 @@ $(W)/blr.mk: $(LR_FILES) $(W)/settings.lr
 	  done | awk '$$3 !~ /^[0-9.]+$$/ { print "blr.mk: " $$3 > "/dev/stderr"; exit 1 } \
 	    { print "# " $$0 } \
 	    !($$1 in best) || $$3 + 0 > best[$$1] + 0 { best[$$1] = $$3; blr[$$1] = $$2 } \
-	    END { print "BLR_MAE = " blr["mae"]; \
-	          print "BLR_MAE_NORMPIX = " blr["mae-normpix"]; \
-	          for (r in blr) if (r ~ /^cm-/) print "BLR_CM = " blr[r] }'; \
+	    END { print "override BLR_MAE = " blr["mae"]; \
+	          print "override BLR_MAE_NORMPIX = " blr["mae-normpix"]; \
+	          for (r in blr) if (r ~ /^cm-/) print "override BLR_CM = " blr[r] }'; \
 	} > $@.tmp
 	mv $@.tmp $@
 -include $(W)/blr.mk
