@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,10 @@
 
 #include "tensor.h"
 
-enum { ZLIB_MAXRATIO = 1032 }; /* deflate's largest expansion */
+enum {
+	ZLIB_MAXRATIO = 1032, /* deflate's largest expansion */
+	FIRSTBUF = 1 << 20    /* a payload buffer starts at most this big */
+};
 
 static const char *errstr[] = {
 	[TSR_OK] = "no error",
@@ -270,6 +274,44 @@ parse_header(struct tsr_reader *r, struct tensor *t, const unsigned char *h,
 }
 
 /*
+ * Read n bytes into *buf, whose capacity *cap grows (from FIRSTBUF,
+ * doubling) as they arrive: a header that claims more bytes than the
+ * input holds costs no memory, only a truncated record.
+ */
+static int
+read_grow(struct tsr_reader *r, struct tensor *t, void **buf, size_t *cap,
+          uint64_t n)
+{
+	size_t got = 0, want, k, ncap;
+	void *p;
+
+	while (got < n) {
+		if (got == *cap) {
+			ncap = *cap < FIRSTBUF   ? FIRSTBUF
+			       : *cap > SIZE_MAX / 2 ? SIZE_MAX
+			                           : 2 * *cap;
+			if (ncap > n)
+				ncap = n;
+			if (!(p = realloc(*buf, ncap)))
+				return fail(r, t, TSR_ENOMEM, "%llu payload bytes",
+				            (unsigned long long)n);
+			*buf = p;
+			*cap = ncap;
+		}
+		want = (n < *cap ? n : *cap) - got;
+		k = readn(r, (char *)*buf + got, want);
+		got += k;
+		if (k < want) {
+			if (ferror(r->fp))
+				return ioerr(r, t);
+			return fail(r, t, TSR_ETRUNC, "got %zu of %llu payload bytes",
+			            got, (unsigned long long)n);
+		}
+	}
+	return 0;
+}
+
+/*
  * Read the stored payload into t->data, inflating it if it is zlib
  * data; zcrc, if not NULL, is the CRC-32 the stored bytes must have.
  */
@@ -277,11 +319,24 @@ static int
 read_payload(struct tsr_reader *r, struct tensor *t, uint64_t plen,
              const uint32_t *zcrc)
 {
-	size_t got;
 	uLongf outlen;
 	uint32_t crc;
+	void *zbuf = r->zbuf;
 	int zerr;
 
+	if (!(t->flags & TSR_FLAG_ZLIB))
+		return read_grow(r, t, &t->data, &t->datacap, t->nbytes);
+	zerr = read_grow(r, t, &zbuf, &r->zcap, plen);
+	r->zbuf = zbuf;
+	if (zerr < 0)
+		return -1;
+	/* 1.1: the stored bytes are checked before zlib sees them */
+	if (zcrc && (crc = tsr_crc32(r->zbuf, plen)) != *zcrc)
+		return fail(r, t, TSR_ECRC,
+		            "stored %08x, computed %08x over the %llu compressed "
+		            "bytes", (unsigned)*zcrc, (unsigned)crc,
+		            (unsigned long long)plen);
+	/* at most 1032 bytes for each stored byte, all of them there */
 	if (t->nbytes > t->datacap) {
 		void *d = realloc(t->data, t->nbytes);
 
@@ -290,38 +345,6 @@ read_payload(struct tsr_reader *r, struct tensor *t, uint64_t plen,
 		t->data = d;
 		t->datacap = t->nbytes;
 	}
-	if (!(t->flags & TSR_FLAG_ZLIB)) {
-		got = readn(r, t->data, t->nbytes);
-		if (got != t->nbytes) {
-			if (ferror(r->fp))
-				return ioerr(r, t);
-			return fail(r, t, TSR_ETRUNC, "got %zu of %zu payload bytes",
-			            got, t->nbytes);
-		}
-		return 0;
-	}
-	if (plen > r->zcap) {
-		unsigned char *z = realloc(r->zbuf, plen);
-
-		if (!z)
-			return fail(r, t, TSR_ENOMEM, "%llu payload bytes",
-			            (unsigned long long)plen);
-		r->zbuf = z;
-		r->zcap = plen;
-	}
-	got = readn(r, r->zbuf, plen);
-	if (got != plen) {
-		if (ferror(r->fp))
-			return ioerr(r, t);
-		return fail(r, t, TSR_ETRUNC, "got %zu of %llu payload bytes", got,
-		            (unsigned long long)plen);
-	}
-	/* 1.1: the stored bytes are checked before zlib sees them */
-	if (zcrc && (crc = tsr_crc32(r->zbuf, plen)) != *zcrc)
-		return fail(r, t, TSR_ECRC,
-		            "stored %08x, computed %08x over the %llu compressed "
-		            "bytes", (unsigned)*zcrc, (unsigned)crc,
-		            (unsigned long long)plen);
 	outlen = t->nbytes;
 	zerr = uncompress(t->data, &outlen, r->zbuf, plen);
 	if (zerr != Z_OK || outlen != t->nbytes)

@@ -24,6 +24,7 @@
  * "# " lines, the plan "1..N" last.  The exit status is 1 if any check
  * failed.
  */
+#define _GNU_SOURCE /* fopencookie */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -32,13 +33,14 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "tensor.h"
 #include "util.h"
 #include "tap.h"
 
-/* a header that claims 2^62 bytes must fail with ENOMEM, not abort ASan */
+/* a huge allocation must fail with ENOMEM, not abort ASan */
 const char *__asan_default_options(void);
 const char *
 __asan_default_options(void)
@@ -1398,6 +1400,78 @@ test_concat(void)
 	tensor_free(&t);
 }
 
+/* an endless supply of zero bytes after the bytes of a buffer */
+struct endless {
+	const struct buf *b;
+	size_t off;
+};
+
+static ssize_t
+endless_read(void *cookie, char *out, size_t n)
+{
+	struct endless *e = cookie;
+	size_t k = 0;
+
+	if (e->off < e->b->n) {
+		k = e->b->n - e->off < n ? e->b->n - e->off : n;
+		memcpy(out, e->b->p + e->off, k);
+	}
+	memset(out + k, 0, n - k);
+	e->off += n;
+	return n;
+}
+
+/*
+ * A payload that is really there but does not fit in memory: out of
+ * memory, once the buffer can grow no more.  In a child whose address
+ * space is capped at 256 MiB (not under ASan, which needs more).
+ */
+static void
+test_enomem(void)
+{
+#ifndef __SANITIZE_ADDRESS__
+	static const uint64_t d[1] = { 1ull << 40 };
+	static const cookie_io_functions_t io = { .read = endless_read };
+	struct buf b = { 0 };
+	struct rec r;
+	pid_t pid;
+	int status;
+
+	rec_init(&r, "x", TSR_U8, 1, d, NULL, 0);
+	r.plen = 1ull << 40;
+	r.setcrc = 1;
+	emit(&b, &r);
+	fflush(stdout);
+	if ((pid = fork()) < 0)
+		die("fork:");
+	if (pid == 0) {
+		struct rlimit lim = { 256 << 20, 256 << 20 };
+		struct endless e = { &b, 0 };
+		struct tsr_reader rd;
+		struct tensor t;
+		FILE *fp;
+		int rc;
+
+		if (setrlimit(RLIMIT_AS, &lim) < 0 ||
+		    !(fp = fopencookie(&e, "r", io)))
+			_exit(2);
+		tensor_init(&t);
+		tsr_reader_init(&rd, fp, "mem");
+		rc = tsr_read(&rd, &t);
+		_exit(!(rc == -1 && rd.err == TSR_ENOMEM &&
+		        strstr(rd.msg, "mem: record 0 'x': out of memory "
+		                       "(1099511627776 payload bytes)")));
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			die("waitpid:");
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "a 2^40-byte payload that is there, in 256 MiB of address space, "
+	   "gives out of memory");
+	buf_free(&b);
+#endif
+}
+
 /*
  * Records with a bad header, each as record 1 after a good one, all of
  * version 1.minor; the 1.1-only checks are in test_v11.
@@ -1828,11 +1902,12 @@ test_errors(int minor)
 		b.n = 0;
 		emit_a(&b);
 		FINISH();
-		expect_err(&b, TSR_ENOMEM,
-		           "a zlib payload_len of 2^62 / 1032 for 2^62 bytes",
-		           "mem: record 1 'x': out of memory (4611686018427387904 "
-		           "payload bytes)",
-		           NULL);
+		snprintf(want, sizeof(want), "mem: record 1 'x': truncated record "
+		         "(got 192 of %llu payload bytes)",
+		         (unsigned long long)((1ull << 62) / 1032));
+		expect_err(&b, TSR_ETRUNC,
+		           "a zlib payload_len of 2^62 / 1032 for 2^62 bytes, not "
+		           "there", want, NULL);
 	}
 	{
 		/* and real zlib output near that ratio is read */
@@ -2077,11 +2152,13 @@ test_errors(int minor)
 		rec_init(&r, "x", TSR_U8, 1, d, v2, 0);
 		r.plen = 1ull << 62;
 		FINISH();
-		expect_err(&b, TSR_ENOMEM, "a header claiming 2^62 payload bytes",
-		           "mem: record 1 'x': out of memory (4611686018427387904 "
-		           "payload bytes)",
+		expect_err(&b, TSR_ETRUNC, "a header claiming 2^62 payload bytes "
+		           "that are not there (nothing is allocated for them)",
+		           "mem: record 1 'x': truncated record (got 128 of "
+		           "4611686018427387904 payload bytes)",
 		           NULL);
 	}
+	test_enomem();
 	{
 		struct tsr_reader rd;
 		struct tensor t;
