@@ -16,10 +16,10 @@
  *
  * Nothing is read from the file system but the archive itself: entries
  * that are not regular files (directories, symbolic links, devices,
- * fifos) are skipped, their targets never looked at; a hard link entry
- * of a tar archive is returned as a regular file with the data the
- * archive holds for it, which is usually none; an mtree "archive" is a
- * list of names, not of local files to read.  An entry whose path has a
+ * fifos) are skipped, their targets never looked at; so are hard links
+ * (libarchive gives tar's no file type: their data is another entry's
+ * or a file's outside); an mtree "archive" is a list of names, not of
+ * local files to read.  An entry whose path has a
  * ".." component is refused: a well-formed archive has none (tar strips
  * them), and the ImageFolder layout would take ".." for a class.  Hidden
  * names are not filtered: that is the caller's policy.
