@@ -25,6 +25,14 @@ writers() {
 	EOF
 }
 
+# killed PID: kill the background job PID with SIGKILL; it must die of it
+killed() {
+	local st=0
+	kill -KILL "$1"
+	wait "$1" 2>/dev/null || st=$?
+	assert_equal "$st" 137
+}
+
 # the time the kernel waits in, for process $1: "pipe_write" (or so)
 # when it is blocked writing to a full pipe
 wchan() {
@@ -75,7 +83,7 @@ wchan() {
 }
 
 @test "faults: patchify killed by SIGKILL in the middle of a pipe: the consumer fails, no output left" {
-	local d=$BATS_TEST_TMPDIR pid st cmd t
+	local d=$BATS_TEST_TMPDIR pid cmd t
 	for cmd in "kmeans-fit -k 4 -n 3 -o $d/out.tsr" "tokenize -c $FT/c.tsr -o $d/out.tsr" \
 		"mim-train -q -b 64 -s 100 --dim 8 --dec-dim 8 -o $d/out.tsr" "tensorinfo"; do
 		rm -f "$d/fifo"
@@ -89,10 +97,7 @@ wchan() {
 			[[ $(wchan "$pid") != *pipe* ]] || break
 			sleep 0.1
 		done
-		kill -KILL "$pid"
-		st=0
-		wait "$pid" 2>/dev/null || st=$?
-		assert_equal "$st" 137
+		killed "$pid"
 		run -1 --separate-stderr bash -c "$cmd <&8"
 		exec 8<&-
 		[[ $stderr == "${cmd%% *}: <stdin>: record "*": truncated record (got "*" bytes)" ||
@@ -103,9 +108,10 @@ wchan() {
 	done
 }
 
-# train ARGS...: mim-train with the batch and data the kill tests use
+# train ARGS...: mim-train with the batch and data the kill tests use;
+# in the background, exec'd, so that $! is mim-train itself
 train() {
-	mim-train -q -j 1 -b 16 -w 2 "$@" "$FT/p.tsr"
+	exec mim-train -q -j 1 -b 16 -w 2 "$@" "$FT/p.tsr"
 }
 
 # the images a checkpoint had seen (its step record's meta), or 0
@@ -116,8 +122,8 @@ ckpt_seen() {
 }
 
 @test "faults: mim-train killed by SIGKILL while training resumes from its last checkpoint exactly" {
-	local d=$BATS_TEST_TMPDIR pid st opts="--dim 32 --dec-dim 32 -s 48 -e 3 -k 4"
-	train $opts -o "$d/straight.tsr"
+	local d=$BATS_TEST_TMPDIR pid opts="--dim 32 --dec-dim 32 -s 48 -e 3 -k 4"
+	(train $opts -o "$d/straight.tsr")
 	train $opts -o "$d/ck.tsr" &
 	pid=$!
 	# kill it once its second checkpoint (step 8 of 48) is there
@@ -125,10 +131,7 @@ ckpt_seen() {
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.02
 	done
-	kill -KILL "$pid"
-	st=0
-	wait "$pid" 2>/dev/null || st=$?
-	assert_equal "$st" 137
+	killed "$pid"
 	# what is there is a complete checkpoint, short of the end
 	run --separate-stderr tensorinfo "$d/ck.tsr"
 	assert_success
@@ -141,7 +144,7 @@ ckpt_seen() {
 @test "faults: mim-train killed by SIGKILL while writing a checkpoint keeps the previous one, which resumes exactly" {
 	local d=$BATS_TEST_TMPDIR pid try caught=0
 	local opts="--dim 256 --depth 4 --heads 4 --dec-dim 128 -s 6 -k 1"
-	train $opts -o "$d/straight.tsr"
+	(train $opts -o "$d/straight.tsr")
 	for ((try = 0; try < 5 && !caught; try++)); do
 		rm -f "$d/ck.tsr" "$d/ck.tsr.tmp"
 		train $opts -o "$d/ck.tsr" &

@@ -975,6 +975,25 @@ c_examples(const char *which, struct out *o, int level)
 	tensor_free(&t);
 }
 
+/* the bytes of example path, read as records and ends records */
+static unsigned char *
+read_example(const char *path, uint64_t records, uint64_t ends, size_t *len)
+{
+	struct result res;
+	unsigned char *file;
+
+	if (!(file = slurp(path, len))) {
+		ok(0, "example %s exists", path);
+		return NULL;
+	}
+	read_all(file, *len, &res);
+	if (!ok(res.rc == 0 && res.n == records && res.nend == ends,
+	        "example %s: %llu records, %llu end records", path,
+	        (unsigned long long)records, (unsigned long long)ends))
+		diag("%s", res.msg);
+	return file;
+}
+
 static void
 test_examples(void)
 {
@@ -986,24 +1005,17 @@ test_examples(void)
 		{ "empty", 0, 1 },      { "concat", 3, 2 }, { "emptydim", 1, 1 },
 	};
 	struct out o;
-	struct result res;
 	unsigned char *file;
 	size_t i, len;
 	char path[64];
 
 	for (i = 0; i < LEN(ex); i++) {
+		/* the same streams in version 1.0 read the same */
+		snprintf(path, sizeof(path), "v1.0/%s.tsr", ex[i].name);
+		free(read_example(path, ex[i].records, ex[i].ends, &len));
 		snprintf(path, sizeof(path), "%s.tsr", ex[i].name);
-		if (!(file = slurp(path, &len))) {
-			ok(0, "example %s exists", path);
+		if (!(file = read_example(path, ex[i].records, ex[i].ends, &len)))
 			continue;
-		}
-		read_all(file, len, &res);
-		if (!ok(res.rc == 0 && res.n == ex[i].records &&
-		                res.nend == ex[i].ends,
-		        "example %s: %llu records, %llu end records", path,
-		        (unsigned long long)ex[i].records,
-		        (unsigned long long)ex[i].ends))
-			diag("%s", res.msg);
 		c_examples(ex[i].name, &o, 0);
 		if (strcmp(ex[i].name, "compressed")) {
 			ok(o.n == len && !memcmp(o.p, file, len),
@@ -1042,19 +1054,6 @@ test_examples(void)
 			fclose(fb);
 		}
 		out_free(&o);
-		free(file);
-		/* the same streams in version 1.0 */
-		snprintf(path, sizeof(path), "v1.0/%s.tsr", ex[i].name);
-		if (!(file = slurp(path, &len))) {
-			ok(0, "example %s exists", path);
-			continue;
-		}
-		read_all(file, len, &res);
-		if (!ok(res.rc == 0 && res.n == ex[i].records &&
-		                res.nend == ex[i].ends,
-		        "example %s (version 1.0) is read: %llu records", path,
-		        (unsigned long long)ex[i].records))
-			diag("%s", res.msg);
 		free(file);
 	}
 }
