@@ -210,12 +210,13 @@ check_fixed(struct tsr_reader *r, struct tensor *t, const unsigned char *h,
 static int
 check_hdrpad(struct tsr_reader *r, struct tensor *t, const unsigned char *h)
 {
-	size_t end = TSR_FIXED + 8 * (size_t)t->rank + le16(h + 28) +
-	             le32(h + 32);
-	size_t n = le32(h + 12) - end -
-	           ((t->flags & TSR_FLAG_ZLIB) ? TSR_ZCRC_LEN : 0), at;
+	size_t end, n, at;
 
-	if (h[5] == 1 && (at = nonzero(h + end, n)) < n)
+	if (h[5] != 1)
+		return 0;
+	end = TSR_FIXED + 8 * (size_t)t->rank + le16(h + 28) + le32(h + 32);
+	n = le32(h + 12) - end - ((t->flags & TSR_FLAG_ZLIB) ? TSR_ZCRC_LEN : 0);
+	if ((at = nonzero(h + end, n)) < n)
 		return fail(r, t, TSR_EPAD, "header byte %zu", end + at);
 	return 0;
 }

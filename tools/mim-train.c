@@ -285,9 +285,6 @@ load(struct train *tr, const char *path)
 	}
 	if (vit_build(&tr->v, &c, tr->batch, msg, sizeof(msg)) < 0)
 		die("%s: %s", name, msg);
-	if (adamw_init(&tr->opt, tr->v.nparams, 0.9f, 0.95f, 1e-8f) < 0)
-		die("out of memory for the optimiser state");
-	tr->opt.t = step;
 	seen = ecalloc(3 * tr->v.npt, sizeof(int));
 	while ((rc = tsr_read(&r, &t)) > 0) {
 		const struct vit_tensor *p;
@@ -307,6 +304,13 @@ load(struct train *tr, const char *path)
 			which = 1, pn += 6;
 		else if (!strncmp(pn, "opt.v.", 6))
 			which = 2, pn += 6;
+		/* the optimiser state once the records show it is needed */
+		if (which && !tr->opt.m) {
+			if (adamw_init(&tr->opt, tr->v.nparams, 0.9f, 0.95f,
+			               1e-8f) < 0)
+				die("out of memory for the optimiser state");
+			tr->opt.t = step;
+		}
 		if (!(p = vit_param(&tr->v, pn)))
 			die("%s: record %" PRIu64 " '%s': not a tensor of this model",
 			    name, r.index - 1, t.name);
