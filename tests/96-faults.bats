@@ -122,11 +122,11 @@ ckpt_seen() {
 }
 
 @test "faults: mim-train killed by SIGKILL while training resumes from its last checkpoint exactly" {
-	local d=$BATS_TEST_TMPDIR pid opts="--dim 32 --dec-dim 32 -s 48 -e 3 -k 4"
+	local d=$BATS_TEST_TMPDIR pid opts="--dim 32 --dec-dim 32 -s 96 -e 6 -k 4"
 	(train $opts -o "$d/straight.tsr")
 	train $opts -o "$d/ck.tsr" &
 	pid=$!
-	# kill it once its second checkpoint (step 8 of 48) is there
+	# kill it once its second checkpoint (step 8 of 96) is there
 	until [ "$(ckpt_seen "$d/ck.tsr")" -ge 128 ]; do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.02
@@ -137,7 +137,7 @@ ckpt_seen() {
 	assert_success
 	run tensorinfo "$d/straight.tsr"
 	[ "$(tensorinfo "$d/ck.tsr" | head -n 1)" != "${lines[0]}" ]
-	mim-train -q -j 1 -r "$d/ck.tsr" -e 3 -o "$d/ck.tsr" "$FT/p.tsr"
+	mim-train -q -j 1 -r "$d/ck.tsr" -e 6 -o "$d/ck.tsr" "$FT/p.tsr"
 	cmp "$d/straight.tsr" "$d/ck.tsr"
 }
 
@@ -152,6 +152,7 @@ ckpt_seen() {
 		# a checkpoint is complete, and the next one is being written
 		until [ -e "$d/ck.tsr" ] && [ -e "$d/ck.tsr.tmp" ]; do
 			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.005
 		done
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
