@@ -237,18 +237,20 @@ ofile_open(const char *path, int binary)
 			die("refusing to write binary tensor stream to a terminal");
 		return stdout;
 	}
+	for (i = 0; i < LEN(ofiles) && ofiles[i].fp; i++)
+		;
+	if (i == LEN(ofiles))
+		die("%s: too many output files", path);
 	/* a device or a pipe (-o /dev/null) is written in place */
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 		if (!(fp = fopen(path, "wb")))
 			die("%s:", path);
 		if (binary && isatty(fileno(fp)))
 			die("refusing to write binary tensor stream to a terminal");
+		ofiles[i].path = estrdup(path);
+		ofiles[i].fp = fp;
 		return fp;
 	}
-	for (i = 0; i < LEN(ofiles) && ofiles[i].fp; i++)
-		;
-	if (i == LEN(ofiles))
-		die("%s: too many output files", path);
 	n = strlen(path) + 5;
 	ofiles[i].path = estrdup(path);
 	ofiles[i].tmp = emalloc(n);
@@ -291,9 +293,13 @@ ofile_close(FILE *fp)
 	}
 	for (i = 0; i < LEN(ofiles) && ofiles[i].fp != fp; i++)
 		;
-	if (i == LEN(ofiles)) { /* written in place */
+	if (i == LEN(ofiles) || !ofiles[i].tmp) { /* written in place */
 		if (fflush(fp) == EOF || ferror(fp) || fclose(fp) == EOF)
-			die("output: write:");
+			die("%s: write:", i < LEN(ofiles) ? ofiles[i].path : "output");
+		if (i < LEN(ofiles)) {
+			free(ofiles[i].path);
+			memset(&ofiles[i], 0, sizeof(ofiles[i]));
+		}
 		return;
 	}
 	if (fflush(fp) == EOF || ferror(fp) || fsync(fileno(fp)) < 0 ||
