@@ -8,6 +8,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
 
 #include "layers.h"
 
@@ -30,14 +33,27 @@
  * layers_threads), so the cut depends only on the number of threads.
  */
 
+/* flush subnormal results to zero and read subnormal inputs as zero,
+ * in the calling thread (MXCSR's FTZ and DAZ bits) */
+static void
+flush_subnormals(void)
+{
+#if defined(__x86_64__) || defined(__SSE2__)
+	_mm_setcsr(_mm_getcsr() | 0x8040);
+#endif
+}
+
 void
 layers_threads(int n)
 {
+	flush_subnormals();
 #ifdef _OPENMP
 	/* two OpenMP threads each asking two OpenBLAS threads for their
 	 * slab queue on the one idle BLAS thread and spin: keep it at 1 */
 	openblas_set_num_threads(1);
 	omp_set_num_threads(n);
+	OMP_PARALLEL
+	flush_subnormals();
 #else
 	openblas_set_num_threads(n);
 #endif
