@@ -234,17 +234,24 @@ EOF
 	run -2 finetune -r ck.tsr -m "$FT/ck.tsr" "$FT/tr.tsr"
 }
 
-@test "finetune: a NaN loss stops with the step" {
+@test "finetune: a NaN loss stops naming the step and the last good checkpoint" {
 	cd "$BATS_TEST_TMPDIR"
 	mktsr nan.tsr patches:f32:4,49,16:rand=1 batch=0 patch_size=4 grid=7x7 channels=1 \
 		labels:i32:4:vals=0,1,2,3 batch=0 nclasses=10 \
 		patches:f32:4,49,16:nan batch=1 patch_size=4 grid=7x7 channels=1 \
 		labels:i32:4:vals=0,1,2,3 batch=1 nclasses=10
-	run -1 finetune -q -b 4 -s 2 -k 1 -m "$FT/ck.tsr" -o ck.tsr nan.tsr
-	assert_output --partial "step 2: loss is NaN"
-	[ "${#lines[@]}" -eq 1 ]
+	run -1 --separate-stderr finetune -q -b 4 -s 2 -k 1 -m "$FT/ck.tsr" -o ck.tsr nan.tsr
+	assert_equal "$stderr" "finetune: step 2: loss is NaN; stopping (the last good checkpoint is ck.tsr, step 1)"
 	run tensorinfo ck.tsr
 	assert_output --partial "seen=4"
+	[ ! -e ck.tsr.tmp ]
+	# resumed, it stops at the same step and names the checkpoint it read
+	run -1 --separate-stderr finetune -q -r ck.tsr -o ck2.tsr nan.tsr
+	assert_equal "$stderr" "finetune: step 2: loss is NaN; stopping (the last good checkpoint is ck.tsr, step 1)"
+	# before any checkpoint
+	run -1 --separate-stderr finetune -q -b 4 -s 2 -k 5 -m "$FT/ck.tsr" -o none.tsr nan.tsr
+	assert_equal "$stderr" "finetune: step 2: loss is NaN; stopping (no checkpoint written yet)"
+	[ ! -e none.tsr ] && [ ! -e none.tsr.tmp ]
 }
 
 @test "finetune: usage errors exit 2" {

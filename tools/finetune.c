@@ -90,6 +90,8 @@ struct ft {
 	struct report out;
 	uint8_t *seen_rec;    /* resume: records found, 3 per parameter */
 	int haverng;
+	const char *lastck;   /* the last complete checkpoint file, or NULL */
+	long lastckstep;      /* and its step */
 	/* the last evaluation */
 	long evalstep;
 	size_t *cm;           /* (K,K) confusion counts */
@@ -208,6 +210,8 @@ save(struct ft *f, const char *why)
 	if (tsr_finish(&w) < 0)
 		die("%s", w.msg);
 	ofile_close(fp);
+	f->lastck = f->o->out;
+	f->lastckstep = f->step;
 	tsr_writer_free(&w);
 	if (!f->o->quiet && why)
 		fprintf(stderr, "finetune: step %ld: checkpoint %s (%s)\n", f->step,
@@ -344,8 +348,11 @@ resume(struct ft *f)
 	if (encoder_load_ckpt(&f->v, fp, name, 0, resume_rec, f, msg,
 	                      sizeof(msg)) < 0)
 		die("%s", msg);
-	if (fp != stdin)
+	if (fp != stdin) {
 		fclose(fp);
+		f->lastck = o->resume;  /* complete once its records check out */
+		f->lastckstep = f->step;
+	}
 	/* the loader put enc.pos_embed into the vit */
 	memcpy(f->c.pos, f->v.pos, (size_t)(1 + f->v.L) * f->v.c.dim *
 	       sizeof(float));
@@ -561,6 +568,17 @@ elapsed(const struct timespec *t0)
 	return (t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) * 1e-9;
 }
 
+/* a loss or gradient that is not finite: stop, saying what is left */
+static void
+nonfinite(struct ft *f, const char *what)
+{
+	if (f->lastck)
+		die("step %ld: %s; stopping (the last good checkpoint is %s, "
+		    "step %ld)", f->step + 1, what, f->lastck, f->lastckstep);
+	die("step %ld: %s; stopping (no checkpoint written yet)", f->step + 1,
+	    what);
+}
+
 static void
 train_step(struct ft *f)
 {
@@ -583,16 +601,12 @@ train_step(struct ft *f)
 	loss = classifier_forward(c, f->xb, f->nb, f->droppath > 0 ? f->dp :
 	                          NULL, f->tb);
 	if (!isfinite(loss))
-		die("step %ld: loss is %s; stopping%s%s%s", f->step + 1,
-		    isnan(loss) ? "NaN" : "infinite",
-		    f->o->out && f->o->every ? " (the last good checkpoint is " : "",
-		    f->o->out && f->o->every ? f->o->out : "",
-		    f->o->out && f->o->every ? ")" : "");
+		nonfinite(f, isnan(loss) ? "loss is NaN" : "loss is infinite");
 	classifier_zero_grad(c);
 	classifier_backward(c);
 	gn = classifier_clip(&f->opt, c, f->clip);
 	if (!isfinite(gn))
-		die("step %ld: gradient norm is not finite; stopping", f->step + 1);
+		nonfinite(f, "gradient norm is not finite");
 	lr = lr_schedule(f->step, f->total, f->warmup, (float)f->lr,
 	                 (float)f->minlr);
 	classifier_opt_step(&f->opt, c, lr);
