@@ -281,6 +281,32 @@ fm_args() {
 	cmp a/work/e0.05/s0/1e-3/mae.ckpt b/work/e0.05/s0/1e-3/mae.ckpt
 }
 
+@test "pipelines: a fine-tuning stopped by a signal is resumed by the next make to the same results" {
+	local ft=e0.01/s0/1e-3/mae.ft pid i
+	set -- $(fm_args) MODEL_FLAGS="$MINI_MODEL" MAIN_RUNS=mae FINETUNE=1 \
+	    FT_EPOCHS=0.05 CKPT_EVERY=5
+	pmake main.mk "$@" OUT="$PWD/a" >/dev/null
+	pmake main.mk "$@" OUT="$PWD/b" > log 2>&1 &
+	pid=$!
+	for i in $(seq 300); do
+		[ -e b/work/$ft.tsr.part ] && break
+		sleep 0.1
+	done
+	[ -e b/work/$ft.tsr.part ] || fail "no part written"
+	kill -TERM $(pgrep -f "finetune .*$PWD/b/work/$ft") || true
+	run wait $pid
+	assert_failure
+	[ ! -e b/work/$ft ] && [ ! -e b/work/$ft.tsr ] && [ ! -e b/main.tsv ]
+	run pmake main.mk "$@" OUT="$PWD/b"
+	assert_success
+	assert_line "resuming $PWD/b/work/$ft.tsr from its part"
+	[ ! -e b/work/$ft.tsr.part ]
+	cmp a/work/$ft b/work/$ft
+	# the same model (its meta names another pretrained file)
+	run tensorinfo -c a/work/$ft.tsr b/work/$ft.tsr
+	assert_success
+}
+
 @test "pipelines: make -j2 gives the same runs, byte for byte, as make -j1" {
 	pmake main.mk $(fm_args) MODEL_FLAGS="$MINI_MODEL" MAIN_RUNS='mae cm-pixel-k8' OUT="$PWD/a" -j1 >/dev/null
 	pmake main.mk $(fm_args) MODEL_FLAGS="$MINI_MODEL" MAIN_RUNS='mae cm-pixel-k8' OUT="$PWD/b" -j2 >/dev/null
