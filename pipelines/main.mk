@@ -23,8 +23,8 @@
 # with more than one seed, also the mean and standard deviation over
 # the seeds (finetune and finetune_sd among them with FINETUNE=1), and
 # the paired difference of ClusterMIM-Pixel and MAE (norm-pix) with its
-# 95% interval; with LR_SWEEP, $(OUT)/lr.{tsv,md},
-# the validation accuracy of every learning rate tried.
+# 95% interval; with LR_SWEEP, $(OUT)/lr.{tsv,md}, the validation
+# accuracy of every learning rate tried.
 include pipelines/common.mk
 .DEFAULT_GOAL = main
 

@@ -8,9 +8,10 @@
 # fine-tuned with labels for FT_EPOCHS, finetune(1): the realistic
 # cousin of the class-wise oracle), random tokens, the class-wise
 # oracle and the cross-class tokenizer (tokenize(1) -R); the untrained
-# encoder is the floor they are judged against.  Beside TCAS, the other training-free score: the bound
-# alpha / lambda_{C+1} of the augmentation graph the tokens induce
-# (augraph(1), the paper's theory), to see which predicts accuracy.
+# encoder is the floor they are judged against.  Beside TCAS, the other
+# training-free score: the bound alpha / lambda_{C+1} of the
+# augmentation graph the tokens induce (augraph(1), the paper's
+# theory), to see which predicts accuracy.
 #
 #   make -f pipelines/tcas.mk [OUT=results] [SWEEP_EPOCHS=2] ...
 #
