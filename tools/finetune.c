@@ -119,7 +119,6 @@ setup_optimizer(struct ft *f)
 	if (classifier_opt_init(&f->opt, &f->c, f->wd, f->decay, msg,
 	                        sizeof(msg)) < 0)
 		die("%s", msg);
-	f->seen_rec = ecalloc(3 * (size_t)(f->v.npt + f->c.npt), 1);
 }
 
 /* a fresh model from the pretrained encoder of -m */
@@ -304,8 +303,7 @@ resume_rec(void *ctx, struct vit *v, const struct tensor *t, uint64_t index,
 			    f->total);
 		if (classifier_build(&f->c, v, f->K, f->pool, msg, len) < 0)
 			die("%s: %s", where, msg);
-		setup_optimizer(f);
-		f->opt.enc.t = f->opt.cls.t = step;
+		f->seen_rec = ecalloc(3 * (size_t)(v->npt + f->c.npt), 1);
 		return 0;
 	}
 	if (!strcmp(t->name, "rng")) {
@@ -320,6 +318,12 @@ resume_rec(void *ctx, struct vit *v, const struct tensor *t, uint64_t index,
 		which = 1, pn += 6;
 	else if (!strncmp(pn, "opt.v.", 6))
 		which = 2, pn += 6;
+	/* the optimiser state once the records show it is needed (a
+	 * checkpoint that only claims a big model costs no memory) */
+	if (which && !f->opt.enc.m) {
+		setup_optimizer(f);
+		f->opt.enc.t = f->opt.cls.t = f->step;
+	}
 	own = (p = classifier_param(&f->c, pn)) != NULL;
 	if (!own && (which == 0 || strncmp(pn, "enc.", 4) ||
 	             !(p = vit_param(v, pn))))
