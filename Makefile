@@ -9,6 +9,9 @@
 #   make deps         install the Debian packages the build and tests need
 #   make install      into $(DESTDIR)$(PREFIX)
 #   make SAN=1        the sanitizer build, into build/san/
+#   make MPI=1        every tool, mim-train and kmeans-fit able to run as
+#                     the ranks of an MPI job (mpirun, srun), into
+#                     build/mpi/ (with SAN=1, build/san-mpi/)
 include config.mk
 
 TOOLS = $(sort $(basename $(notdir $(wildcard tools/*.c))))
@@ -18,6 +21,15 @@ LIBSRC = $(wildcard lib/*.c)
 MAN1 = $(TOOLS:%=man/man1/%.1)
 MAN5 = man/man5/tensor-stream.5
 MAN7 = man/man7/mimtools.7
+
+ifeq ($(MPI),1)
+ifeq ($(SAN),1)
+O ?= build/san-mpi
+else
+O ?= build/mpi
+endif
+BIN ?= $(O)/bin
+endif
 
 ifeq ($(SAN),1)
 O ?= build/san
@@ -54,6 +66,17 @@ LDLIBS_vitdump = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_unit-probe = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_unit-util = $(LIBM)
 
+# MPI: lib/dist.c is the only file that includes mpi.h; every program
+# of the MPI build links the library
+ifeq ($(MPI),1)
+ifeq ($(strip $(MPI_LIBS)),)
+$(error MPI=1: pkg-config knows no mpi-c (apt-get install libopenmpi-dev), or give MPI_CFLAGS and MPI_LIBS)
+endif
+$(O)/lib/dist.o: CPPFLAGS += -DMIM_MPI
+$(O)/lib/dist.o: CFLAGS += $(MPI_CFLAGS)
+LDLIBS_MPI = $(MPI_LIBS)
+endif
+
 # the training kernels: OpenMP loops, and -O3 vectorises attention and GELU
 $(O)/lib/layers.o $(O)/lib/vit.o $(O)/lib/optim.o: CFLAGS += -O3 -fopenmp
 LDLIBS_mktsr = $(LIBZ) $(LIBM)
@@ -78,10 +101,10 @@ $(LIB): $(LIBOBJ)
 
 $(BIN)/%: $(O)/tools/%.o $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_$*)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_$*) $(LDLIBS_MPI)
 
 $(O)/tests/%: $(O)/tests/%.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_$*)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_$*) $(LDLIBS_MPI)
 
 # ---------------------------------------------------------------- tests
 BATS = bats
