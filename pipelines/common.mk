@@ -180,7 +180,15 @@ epoch_flags = $(shell awk -v e=$1 -v n=$(TRAIN_N) 'BEGIN { \
 # images in the same order for every run of a seed
 train_stream = $(PATCHIFY) -a $(AUG_FLAGS) $(TRAIN_SEL) -u \
 	-S $(call run_seed,$1) $(call epoch_flags,$(call run_epochs,$1)) \
-	$(TRAIN_FILE)
+	$(if $(MPIRUN),-k $(MPI_RANK)/$(MPI_SIZE)) $(TRAIN_FILE)
+# MPIRUN (e.g. srun, or mpirun -n 8): train on its ranks, each running
+# the training pipeline on its shard of the images (patchify -k), with
+# the trainer of MPIBIN (make MPI=1); the rank and size, for the shell
+# of each rank, from Open MPI's, MPICH's or Slurm's variables
+MPIRUN ?=
+MPIBIN ?= build/mpi/bin
+MPI_RANK = $${OMPI_COMM_WORLD_RANK:-$${PMI_RANK:-$${SLURM_PROCID:?no rank: is MPIRUN an MPI launcher?}}}
+MPI_SIZE = $${OMPI_COMM_WORLD_SIZE:-$${PMI_SIZE:-$${SLURM_NTASKS:?no size: is MPIRUN an MPI launcher?}}}
 # what a run trains on, and its options
 run_input = $(strip \
 	$(if $(filter untrained,$(call run_name,$1)),\
@@ -208,9 +216,15 @@ run_deps = $(if $(filter cm-%,$(call run_name,$1)),\
 $(W)/%.ckpt: $$(call run_deps,$$*) $(TOOLS) $(SETTINGS)
 	@mkdir -p $(@D)
 	rm -f $(W)/$*.tsv
+ifeq ($(MPIRUN),)
 	$(call run_input,$*) | \
 	    $(TIME) -f '%e %M' -o $(W)/$*.time $(BIN)/mim-train \
 	    $(call run_flags,$*) -L $(W)/$*.tsv -o $@
+else
+	$(TIME) -f '%e %M' -o $(W)/$*.time $(MPIRUN) bash -eu -o pipefail -c \
+	    '$(call run_input,$*) | $(MPIBIN)/mim-train $(call run_flags,$*) \
+	    -L $(W)/$*.tsv -o $@'
+endif
 
 # ------------------------------------------------------------ evaluation
 
