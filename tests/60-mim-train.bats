@@ -110,16 +110,6 @@ ckpt_step() {
 	cmp straight.tsr part.tsr
 }
 
-# same_steps A.tsv B.tsv: two training logs have the same losses (to
-# 1e-5) and gradient norms (to 1e-4 relative), step by step
-same_steps() {
-	run awk -F '\t' 'NR == FNR { l[FNR] = $2; g[FNR] = $5; next }
-	    FNR > 1 { d = $2 - l[FNR]; e = ($5 - g[FNR]) / g[FNR]
-	    if (d * d > 1e-10 || e * e > 1e-8) print "step " $1 ": " $2 " " $5 " vs " l[FNR] " " g[FNR] }
-	    END { print FNR - 1 " steps" }' "$1" "$2"
-	assert_output "$(($(wc -l < "$1") - 1)) steps"
-}
-
 @test "mim-train: -A n micro-batches take the steps of whole batches, to float rounding" {
 	cd "$BATS_TEST_TMPDIR"
 	small="--dim 32 --depth 2 --dec-dim 32 --dec-depth 1"
