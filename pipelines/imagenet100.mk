@@ -24,7 +24,7 @@
 #
 # ACCUM is the micro-batches of a step on each rank (mim-train -A): a
 # rank holds the activations of BATCH / (ranks x ACCUM) images at once,
-# 256 with the default 16 on one machine (about 25 GB for ViT-B); with
+# 256 with the default 16 on one machine (about 30 GB for ViT-B); with
 # N ranks take ACCUM = 16 / N or 1.
 #
 # IN100 is an archive (tar, tar.gz, zip, ...) or a directory in the
