@@ -126,6 +126,7 @@ lint-man:
 	mandoc -Tlint -W warning $(MAN1) $(MAN5) $(MAN7)
 
 bench: all
+	$(if $(HAVE_MPI),$(MAKE) MPI=1 all)
 	bench/run
 
 deps:
