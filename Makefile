@@ -111,10 +111,12 @@ $(O)/tests/%: $(O)/tests/%.o $(LIB)
 BATS = bats
 # the MPI builds too where MPI is installed (tests/96-mpi.bats skips
 # without them, which CI counts as a failure)
+MPI_TOOLS = mim-train kmeans-fit
 HAVE_MPI = $(shell pkg-config --exists mpi-c 2>/dev/null && command -v mpirun >/dev/null && echo 1)
 check: all
 	$(MAKE) SAN=1 all
-	$(if $(HAVE_MPI),$(MAKE) MPI=1 all && $(MAKE) MPI=1 SAN=1 all)
+	$(if $(HAVE_MPI),$(MAKE) MPI=1 $(MPI_TOOLS:%=build/mpi/bin/%) && \
+	    $(MAKE) MPI=1 SAN=1 $(MPI_TOOLS:%=build/san-mpi/bin/%))
 	tests/run
 	MIM_BIN=$(CURDIR)/build/san/bin MIM_TESTBIN=$(CURDIR)/build/san/tests \
 	    MIM_MPIBIN=$(CURDIR)/build/san-mpi/bin tests/run
@@ -126,7 +128,7 @@ lint-man:
 	mandoc -Tlint -W warning $(MAN1) $(MAN5) $(MAN7)
 
 bench: all
-	$(if $(HAVE_MPI),$(MAKE) MPI=1 all)
+	$(if $(HAVE_MPI),$(MAKE) MPI=1 $(MPI_TOOLS:%=build/mpi/bin/%))
 	bench/run
 
 deps:

@@ -29,11 +29,13 @@ need_mpi() {
 	command -v mpirun >/dev/null || skip "no mpirun (apt-get install openmpi-bin)"
 }
 
-# mpi N COMMAND...: COMMAND on N ranks (as root too, more ranks than cores)
+# mpi N COMMAND...: COMMAND on N ranks (as root too, more ranks than
+# cores, not bound to a core each: the cores are shared)
 mpi() {
 	local n=$1
 	shift
-	mpirun -n "$n" --oversubscribe --allow-run-as-root "$@" < /dev/null
+	mpirun -n "$n" --oversubscribe --allow-run-as-root --bind-to none "$@" \
+	    < /dev/null
 }
 
 # ranks N SCRIPT: a bash script on N ranks, with R its rank
@@ -198,7 +200,7 @@ ck_step() {
 	patchify -p 4 -n 500 -b 50 -o one.tsr "$FMI"
 	# mpirun passes SIGTERM on, and kills what still runs after
 	# odls_base_sigkill_timeout seconds (1 by default)
-	mpirun -n 2 --oversubscribe --allow-run-as-root \
+	mpirun -n 2 --oversubscribe --allow-run-as-root --bind-to none \
 	    --mca odls_base_sigkill_timeout 60 "$M/mim-train" -q $SMALL \
 	    -b 16 -s 100000 -e 1000 -k 5 -o sig.ckpt one.tsr < /dev/null 2> err &
 	job=$! # mpirun's process
