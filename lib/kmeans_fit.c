@@ -456,8 +456,9 @@ seed_centroids(struct fit *f)
 	if (draw_sample(f) < 0)
 		return -1;
 	if (f->nsample < (size_t)f->k) {
-		errf(f->msg, f->msglen, "-k %d: only %zu rows that are not all "
-		     "zeros to seed from (with -p)", f->k, f->nsample);
+		errf(f->msg, f->msglen, "%d clusters, but only %zu rows that are "
+		     "not all zeros to seed them from (spherical)", f->k,
+		     f->nsample);
 		return -1;
 	}
 	if (f->dist->rank == 0) {
