@@ -181,6 +181,34 @@ ckpt_step() {
 	assert_success
 }
 
+@test "mim-train: SIGTERM while it waits on a slow producer still saves the checkpoint" {
+	cd "$BATS_TEST_TMPDIR"
+	# the producer sends half a stream and stalls: mim-train is blocked
+	# in a read when the signal comes
+	mkfifo slow
+	mim-train -q --dim 32 --dec-dim 32 -b 16 -s 100000 -o slow.tsr \
+	    < slow 2> err &
+	pid=$!
+	exec 7> slow
+	head -c $(($(stat -c %s "$MT/fm.tsr") / 2)) "$MT/fm.tsr" >&7
+	# until it has trained on what came and waits in the read
+	for i in $(seq 600); do
+		case $(cat /proc/$pid/wchan) in *pipe_read* | pipe_wait*) break ;; esac
+		sleep 0.1
+	done
+	sleep 0.5
+	kill -TERM $pid
+	st=0
+	wait $pid || st=$?
+	exec 7>&-
+	[ "$st" -eq 1 ]
+	run cat err
+	assert_output --regexp "stopped by SIGTERM"
+	refute_output --partial "Interrupted system call"
+	run tensorinfo slow.tsr
+	assert_success
+}
+
 @test "mim-train: tokens outside [0,K) are an error naming the record" {
 	cd "$BATS_TEST_TMPDIR"
 	mktsr bad.tsr patches:f32:2,4,4:rand=1 batch=0 patch_size=2 grid=2x2 channels=1 \

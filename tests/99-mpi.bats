@@ -294,10 +294,10 @@ km_same() {
 	assert_output --partial "mpirun -n 2 --oversubscribe --allow-run-as-root bash"
 	assert_output --partial "-k \${OMPI_COMM_WORLD_RANK"
 	# every image of both epochs, in the steps one process takes
-	for run in mae-normpix cm-pixel-k4; do
-		[ "$(ck_meta r/work/main/s0/$run.ckpt seen)" = 144 ]
-		[ "$(ck_meta r/work/main/s0/$run.ckpt steps)" = 10 ]
-		[ "$(wc -l < r/work/main/s0/$run.tsv)" -eq 11 ]
+	for run in 1.5e-4/mae-normpix 1e-3/cm-pixel-k4; do
+		[ "$(ck_meta r/work/e2/s0/$run.ckpt seen)" = 144 ]
+		[ "$(ck_meta r/work/e2/s0/$run.ckpt steps)" = 10 ]
+		[ "$(wc -l < r/work/e2/s0/$run.tsv)" -eq 11 ]
 	done
-	[ "$(ck_meta r/work/main/s0/untrained.ckpt seen)" = 16 ]
+	[ "$(ck_meta r/work/e0/s0/0/untrained.ckpt seen)" = 16 ]
 }

@@ -72,6 +72,8 @@ reseal() {
 	    o += hlen + (plen + 63) // 64 * 64
 	open(f, "wb").write(b)
 	EOF
+}
+
 # same_steps A.tsv B.tsv: two mim-train logs (-L) have the same steps,
 # losses (to 1e-5) and gradient norms (to 1e-4 relative), step by step
 same_steps() {

@@ -1175,6 +1175,14 @@ main(int argc, char *argv[])
 			take_group(&tr, &g, inname, r.index - g.n - g.havenext, pass,
 			           fromckpt, (int)o.epochs);
 		}
+		if (!tr.done && rc < 0 && stopsig && tr.geom && !tr.replay &&
+		    tr.d.size == 1) {
+			/* the signal came while a read of a slow producer
+			 * waited: the steps taken are what is saved */
+			save(&tr, stopsig == SIGINT ? "interrupted" : "terminated");
+			die("step %ld: stopped by %s; resume with --resume", tr.step,
+			    stopsig == SIGINT ? "SIGINT" : "SIGTERM");
+		}
 		if (!tr.done && rc < 0)
 			die("%s", r.msg);
 		tsr_reader_free(&r);
