@@ -1,8 +1,8 @@
 /* See LICENSE file for copyright and license details. */
 /*
  * layers: forward and backward passes (layers.h).  The linear layers go
- * through cblas_sgemm; each has a naive twin that the unit test compares
- * against.  Element-wise loops use OpenMP when compiled with -fopenmp.
+ * through cblas_sgemm.  Element-wise loops use OpenMP when compiled with
+ * -fopenmp.
  */
 #include <cblas.h>
 #include <math.h>
@@ -265,22 +265,6 @@ linear_forward(float *out, const float *inp, const float *w, const float *b,
 	}
 }
 
-void
-linear_forward_naive(float *out, const float *inp, const float *w,
-                     const float *b, int N, int C, int OC)
-{
-	int i, o, c;
-
-	for (i = 0; i < N; i++)
-		for (o = 0; o < OC; o++) {
-			float s = b ? b[o] : 0.0f;
-
-			for (c = 0; c < C; c++)
-				s += inp[(size_t)i * C + c] * w[(size_t)o * C + c];
-			out[(size_t)i * OC + o] = s;
-		}
-}
-
 /* db (o1 - o0) += the column sums of dout (N, stride OC), in row order */
 KERNEL static void
 colsum(float *restrict db, const float *restrict dout, long N, int OC,
@@ -294,10 +278,9 @@ colsum(float *restrict db, const float *restrict dout, long N, int OC,
 			db[o] += dout[i * OC + o];
 }
 
-static void
-linear_backward_(float *dinp, float *dw, float *db, const float *dout,
-                 const float *inp, const float *w, int N, int C, int OC,
-                 float beta)
+void
+linear_backward(float *dinp, float *dw, float *db, const float *dout,
+                const float *inp, const float *w, int N, int C, int OC)
 {
 	if (N <= 0 || OC <= 0)
 		return;
@@ -306,10 +289,10 @@ linear_backward_(float *dinp, float *dw, float *db, const float *dout,
 		ROWSLAB(N, r0, r1);
 		SLAB(OC, o0, o1);
 
-		/* dinp (N,C) = beta dinp + dout (N,OC) w (OC,C), by rows */
+		/* dinp (N,C) = dout (N,OC) w (OC,C), by rows */
 		if (dinp && r1 > r0)
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, C,
-			            OC, 1.0f, dout + (size_t)r0 * OC, OC, w, C, beta,
+			            OC, 1.0f, dout + (size_t)r0 * OC, OC, w, C, 0.0f,
 			            dinp + (size_t)r0 * C, C);
 		/* dw (OC,C) += dout^T inp (N,C), db += column sums of dout,
 		 * by rows of dw: no sum is cut between threads */
@@ -322,40 +305,6 @@ linear_backward_(float *dinp, float *dw, float *db, const float *dout,
 	}
 }
 
-void
-linear_backward(float *dinp, float *dw, float *db, const float *dout,
-                const float *inp, const float *w, int N, int C, int OC)
-{
-	linear_backward_(dinp, dw, db, dout, inp, w, N, C, OC, 1.0f);
-}
-
-void
-linear_backward_set(float *dinp, float *dw, float *db, const float *dout,
-                    const float *inp, const float *w, int N, int C, int OC)
-{
-	linear_backward_(dinp, dw, db, dout, inp, w, N, C, OC, 0.0f);
-}
-
-void
-linear_backward_naive(float *dinp, float *dw, float *db, const float *dout,
-                      const float *inp, const float *w, int N, int C, int OC)
-{
-	int i, o, c;
-
-	for (i = 0; i < N; i++)
-		for (o = 0; o < OC; o++) {
-			float d = dout[(size_t)i * OC + o];
-
-			for (c = 0; c < C; c++) {
-				if (dinp)
-					dinp[(size_t)i * C + c] += d * w[(size_t)o * C + c];
-				if (dw)
-					dw[(size_t)o * C + c] += d * inp[(size_t)i * C + c];
-			}
-			if (db)
-				db[o] += d;
-		}
-}
 
 /* ------------------------------------------------------------------ */
 /* layernorm                                                           */
@@ -364,7 +313,8 @@ linear_backward_naive(float *dinp, float *dw, float *db, const float *dout,
 KERNEL static void
 ln_fwd_k(float *restrict out, float *restrict mean, float *restrict rstd,
          const float *restrict inp, const float *restrict w,
-         const float *restrict b, long n, int C, float *restrict tmp)
+         const float *restrict b, long n, int C, float eps,
+         float *restrict tmp)
 {
 	long i;
 	int c;
@@ -377,7 +327,7 @@ ln_fwd_k(float *restrict out, float *restrict mean, float *restrict rstd,
 		for (c = 0; c < C; c++)
 			tmp[c] = x[c] - m;
 		v = sum_lanes2(tmp, tmp, C) / C;
-		s = 1.0f / sqrtf(v + 1e-5f);
+		s = 1.0f / sqrtf(v + eps);
 		for (c = 0; c < C; c++)
 			y[c] = tmp[c] * s * w[c] + b[c];
 		mean[i] = m;
@@ -388,31 +338,31 @@ ln_fwd_k(float *restrict out, float *restrict mean, float *restrict rstd,
 void
 layernorm_forward_slab(float *out, float *mean, float *rstd,
                        const float *inp, const float *w, const float *b,
-                       long r0, long r1, int C)
+                       long r0, long r1, int C, float eps)
 {
 	float tmp[C];
 
 	if (r1 > r0)
 		ln_fwd_k(out + (size_t)r0 * C, mean + r0, rstd + r0,
-		         inp + (size_t)r0 * C, w, b, r1 - r0, C, tmp);
+		         inp + (size_t)r0 * C, w, b, r1 - r0, C, eps, tmp);
 }
 
 void
 layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
-                  const float *w, const float *b, int N, int C)
+                  const float *w, const float *b, int N, int C, float eps)
 {
 	OMP_PARALLEL
 	{
 		SLAB(N, r0, r1);
 
-		layernorm_forward_slab(out, mean, rstd, inp, w, b, r0, r1, C);
+		layernorm_forward_slab(out, mean, rstd, inp, w, b, r0, r1, C, eps);
 	}
 }
 
-/* rows [0, n) of dinp: += the gradient (acc), or = dres + it, or = it
- * (dres NULL); tmp (2C) scratch */
+/* rows [0, n) of dinp: = dres + the gradient, or = it (dres NULL); tmp
+ * (2C) scratch */
 KERNEL static void
-ln_bwd_k(float *restrict dinp, const float *restrict dres, int acc,
+ln_bwd_k(float *restrict dinp, const float *restrict dres,
          const float *restrict dout, const float *restrict inp,
          const float *restrict w, const float *restrict mean,
          const float *restrict rstd, long n, int C, float *restrict tmp)
@@ -432,10 +382,7 @@ ln_bwd_k(float *restrict dinp, const float *restrict dres, int acc,
 		}
 		dn_mean = sum_lanes(dn, C) / C;
 		dn_norm = sum_lanes2(dn, nrm, C) / C;
-		if (acc) {
-			for (c = 0; c < C; c++)
-				dx[c] += (dn[c] - dn_mean - nrm[c] * dn_norm) * s;
-		} else if (dres) {
+		if (dres) {
 			const float *dr = dres + (size_t)i * C;
 
 			for (c = 0; c < C; c++)
@@ -469,11 +416,10 @@ ln_bwd_w_k(float *restrict dw, float *restrict db, const float *restrict dout,
 	}
 }
 
-static void
-layernorm_backward_(float *dinp, const float *dres, int acc, float *dw,
-                    float *db,
-                    const float *dout, const float *inp, const float *w,
-                    const float *mean, const float *rstd, int N, int C)
+void
+layernorm_backward(float *dinp, const float *dres, float *dw, float *db,
+                   const float *dout, const float *inp, const float *w,
+                   const float *mean, const float *rstd, int N, int C)
 {
 	OMP_PARALLEL
 	{
@@ -483,31 +429,13 @@ layernorm_backward_(float *dinp, const float *dres, int acc, float *dw,
 
 		if (dinp)
 			ln_bwd_k(dinp + (size_t)r0 * C, dres ? dres + (size_t)r0 * C :
-			         NULL, acc, dout + (size_t)r0 * C, inp + (size_t)r0 * C, w,
+			         NULL, dout + (size_t)r0 * C, inp + (size_t)r0 * C, w,
 			         mean + r0, rstd + r0, r1 - r0, C, tmp);
 		/* by columns: no sum is cut between threads */
 		if ((dw || db) && c1 > c0)
 			ln_bwd_w_k(dw ? dw + c0 : NULL, db ? db + c0 : NULL, dout + c0,
 			           inp + c0, mean, rstd, N, C, c1 - c0);
 	}
-}
-
-void
-layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
-                   const float *inp, const float *w, const float *mean,
-                   const float *rstd, int N, int C)
-{
-	layernorm_backward_(dinp, NULL, 1, dw, db, dout, inp, w, mean, rstd, N,
-	                    C);
-}
-
-void
-layernorm_backward_res(float *dinp, const float *dres, float *dw, float *db,
-                       const float *dout, const float *inp, const float *w,
-                       const float *mean, const float *rstd, int N, int C)
-{
-	layernorm_backward_(dinp, dres, 0, dw, db, dout, inp, w, mean, rstd, N,
-	                    C);
 }
 
 /* ------------------------------------------------------------------ */
@@ -648,23 +576,9 @@ attention_forward(float *out, float *att, const float *qkv, int B, int T,
 	}
 }
 
-/* d (n) = s, or += s with acc */
-INLINE void
-put(float *restrict d, const float *restrict s, int n, int acc)
-{
-	int i;
-
-	if (acc) {
-		SIMD
-		for (i = 0; i < n; i++)
-			d[i] += s[i];
-	} else
-		memcpy(d, s, n * sizeof(*d));
-}
-
 /*
  * One (sample, head) of the backward pass, into its slice of dqkv (db,
- * the same layout as base): += (acc) or =.  ds (T,T) receives the
+ * the same layout as base).  ds (T,T) receives the
  * gradient of the scaled scores; vt (hs,Tp), p, dat (Tp) are scratch.
  * By rows of the scores first (dq), then by columns (dk, dv), so that
  * each row of dq, dk and dv is summed in registers and written once.
@@ -674,7 +588,7 @@ attn_bwd_body(float *restrict db, float *restrict ds,
               const float *restrict dout, const float *restrict base,
               const float *restrict a, float *restrict vt, float *restrict p,
               float *restrict dat, int T, int Tp, int hs, int ld, int C,
-              float scale, int acc)
+              float scale)
 {
 	float g[hs], gk[hs];
 	int t, t2, i;
@@ -713,7 +627,7 @@ attn_bwd_body(float *restrict db, float *restrict ds,
 			for (i = 0; i < hs; i++)
 				g[i] += d * k[i];
 		}
-		put(db + (size_t)t * ld, g, hs, acc);
+		memcpy(db + (size_t)t * ld, g, hs * sizeof(*db));
 	}
 	/* dv = att^T dy, dk = ds^T q */
 	for (t2 = 0; t2 < T; t2++) {
@@ -730,8 +644,8 @@ attn_bwd_body(float *restrict db, float *restrict ds,
 				gk[i] += d * q[i];
 			}
 		}
-		put(db + (size_t)t2 * ld + C, gk, hs, acc);
-		put(db + (size_t)t2 * ld + 2 * C, g, hs, acc);
+		memcpy(db + (size_t)t2 * ld + C, gk, hs * sizeof(*db));
+		memcpy(db + (size_t)t2 * ld + 2 * C, g, hs * sizeof(*db));
 	}
 }
 
@@ -740,31 +654,31 @@ attn_bwd_one(float *restrict db, float *restrict ds,
              const float *restrict dout, const float *restrict base,
              const float *restrict a, float *restrict vt, float *restrict p,
              float *restrict dat, int T, int Tp, int hs, int ld, int C,
-             float scale, int acc)
+             float scale)
 {
 	switch (hs) {
 	case 16:
 		attn_bwd_body(db, ds, dout, base, a, vt, p, dat, T, Tp, 16, ld, C,
-		              scale, acc);
+		              scale);
 		break;
 	case 32:
 		attn_bwd_body(db, ds, dout, base, a, vt, p, dat, T, Tp, 32, ld, C,
-		              scale, acc);
+		              scale);
 		break;
 	case 64:
 		attn_bwd_body(db, ds, dout, base, a, vt, p, dat, T, Tp, 64, ld, C,
-		              scale, acc);
+		              scale);
 		break;
 	default:
 		attn_bwd_body(db, ds, dout, base, a, vt, p, dat, T, Tp, hs, ld, C,
-		              scale, acc);
+		              scale);
 	}
 }
 
-static void
-attention_backward_(float *dqkv, float *datt, const float *dout,
-                    const float *qkv, const float *att, int B, int T, int C,
-                    int NH, int acc)
+void
+attention_backward(float *dqkv, float *datt, const float *dout,
+                   const float *qkv, const float *att, int B, int T, int C,
+                   int NH)
 {
 	int hs = C / NH, Tp = (T + VEC - 1) / VEC * VEC;
 	float scale = 1.0f / sqrtf(hs);
@@ -782,25 +696,9 @@ attention_backward_(float *dqkv, float *datt, const float *dout,
 			attn_bwd_one(dqkv + off, datt + (size_t)bh * T * T,
 			             dout + (size_t)b * T * C + h * hs, qkv + off,
 			             att + (size_t)bh * T * T, vt, p, dat, T, Tp, hs,
-			             3 * C, C, scale, acc);
+			             3 * C, C, scale);
 		}
 	}
-}
-
-void
-attention_backward(float *dqkv, float *datt, const float *dout,
-                   const float *qkv, const float *att, int B, int T, int C,
-                   int NH)
-{
-	attention_backward_(dqkv, datt, dout, qkv, att, B, T, C, NH, 1);
-}
-
-void
-attention_backward_set(float *dqkv, float *datt, const float *dout,
-                       const float *qkv, const float *att, int B, int T,
-                       int C, int NH)
-{
-	attention_backward_(dqkv, datt, dout, qkv, att, B, T, C, NH, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -821,9 +719,10 @@ gelu_fwd_k(float *restrict out, const float *restrict inp, long n)
 	}
 }
 
+/* Phi(x) again costs less than the division of out / x */
 KERNEL static void
 gelu_bwd_k(float *restrict dinp, const float *restrict inp,
-           const float *restrict dout, long n, int acc)
+           const float *restrict dout, long n)
 {
 	long i;
 
@@ -832,7 +731,7 @@ gelu_bwd_k(float *restrict dinp, const float *restrict inp,
 		float cdf = 0.5f * (1.0f + erf_fast(x * INV_SQRT2));
 		float pdf = INV_SQRT2PI * exp_fast(-0.5f * x * x);
 
-		dinp[i] = (acc ? dinp[i] : 0.0f) + (cdf + x * pdf) * dout[i];
+		dinp[i] = (cdf + x * pdf) * dout[i];
 	}
 }
 
@@ -854,52 +753,14 @@ gelu_forward(float *out, const float *inp, size_t N)
 	}
 }
 
-/* Phi(x) again costs less than the division of out / x */
 void
-gelu_backward(float *dinp, const float *inp, const float *out,
-              const float *dout, size_t N)
+gelu_backward(float *dinp, const float *inp, const float *dout, size_t N)
 {
-	(void)out;
 	OMP_PARALLEL
 	{
 		SLAB(N, lo, hi);
 
-		gelu_bwd_k(dinp + lo, inp + lo, dout + lo, hi - lo, 1);
-	}
-}
-
-void
-gelu_backward_set(float *dinp, const float *inp, const float *out,
-                  const float *dout, size_t N)
-{
-	(void)out;
-	OMP_PARALLEL
-	{
-		SLAB(N, lo, hi);
-
-		gelu_bwd_k(dinp + lo, inp + lo, dout + lo, hi - lo, 0);
-	}
-}
-
-void
-residual_forward(float *out, const float *a, const float *b, size_t N)
-{
-	size_t i;
-
-	for (i = 0; i < N; i++)
-		out[i] = a[i] + b[i];
-}
-
-void
-residual_backward(float *da, float *db, const float *dout, size_t N)
-{
-	size_t i;
-
-	for (i = 0; i < N; i++) {
-		if (da)
-			da[i] += dout[i];
-		if (db)
-			db[i] += dout[i];
+		gelu_bwd_k(dinp + lo, inp + lo, dout + lo, hi - lo);
 	}
 }
 

@@ -4,9 +4,10 @@
  * op_forward/op_backward pairs in llm.c's argument order (outputs first,
  * then inputs, then parameters, then sizes).
  *
- * Every backward function ACCUMULATES (+=) into the gradients it is
- * given, so a tensor used twice (a residual stream) just receives both
- * contributions; the caller zeroes gradients once per step.  A gradient
+ * The backward functions WRITE (=) the gradient of their input, which
+ * the caller need not clear (a residual branch joins in layernorm's
+ * backward pass, dres), and ACCUMULATE (+=) into the gradients of the
+ * parameters, which the caller zeroes once per step.  A gradient
  * pointer may be NULL where that gradient is not wanted.
  *
  * Shapes are in the comments: N rows (tokens, = batch x sequence),
@@ -50,36 +51,23 @@ long layers_cut(long n, int i, int nt);
 /* linear: out (N,OC) = inp (N,C) w^T (OC,C) + b (OC); b may be NULL */
 void linear_forward(float *out, const float *inp, const float *w,
                     const float *b, int N, int C, int OC);
-void linear_forward_naive(float *out, const float *inp, const float *w,
-                          const float *b, int N, int C, int OC);
-/* dinp (N,C) += dout w; dw (OC,C) += dout^T inp; db (OC) += sum dout */
+/* dinp (N,C) = dout w; dw (OC,C) += dout^T inp; db (OC) += sum dout */
 void linear_backward(float *dinp, float *dw, float *db, const float *dout,
                      const float *inp, const float *w, int N, int C, int OC);
-/* the same, but dinp = (not +=) its gradient; dw and db still += */
-void linear_backward_set(float *dinp, float *dw, float *db, const float *dout,
-                         const float *inp, const float *w, int N, int C,
-                         int OC);
-void linear_backward_naive(float *dinp, float *dw, float *db,
-                           const float *dout, const float *inp,
-                           const float *w, int N, int C, int OC);
 
 /*
- * layernorm over the last dim, eps 1e-5 as nn.LayerNorm: out (N,C),
- * mean (N) and rstd (N) kept for the backward pass.
+ * layernorm over the last dim with eps (nn.LayerNorm's default is
+ * 1e-5): out (N,C), mean (N) and rstd (N) kept for the backward pass.
  */
 void layernorm_forward(float *out, float *mean, float *rstd,
                        const float *inp, const float *w, const float *b,
-                       int N, int C);
-void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
-                        const float *inp, const float *w, const float *mean,
-                        const float *rstd, int N, int C);
-/* the same, but dinp = dres + (not +=) its gradient: a residual
- * branch's gradient joins in the same pass (dres (N,C) may not be dinp);
- * with dres NULL, dinp = its gradient */
-void layernorm_backward_res(float *dinp, const float *dres, float *dw,
-                            float *db, const float *dout, const float *inp,
-                            const float *w, const float *mean,
-                            const float *rstd, int N, int C);
+                       int N, int C, float eps);
+/* dinp (N,C) = dres + the gradient of inp: a residual branch's gradient
+ * joins in the same pass (dres (N,C) may not be dinp; NULL for none);
+ * dw (C) and db (C) += theirs */
+void layernorm_backward(float *dinp, const float *dres, float *dw, float *db,
+                        const float *dout, const float *inp, const float *w,
+                        const float *mean, const float *rstd, int N, int C);
 
 /*
  * multi-head self-attention without a mask: qkv (B,T,3C) holds q, k, v
@@ -90,13 +78,10 @@ void layernorm_backward_res(float *dinp, const float *dres, float *dw,
  */
 void attention_forward(float *out, float *att, const float *qkv, int B,
                        int T, int C, int NH);
+/* dqkv (B,T,3C) = the gradient of qkv */
 void attention_backward(float *dqkv, float *datt, const float *dout,
                         const float *qkv, const float *att, int B, int T,
                         int C, int NH);
-/* the same, but dqkv = (not +=) its gradient */
-void attention_backward_set(float *dqkv, float *datt, const float *dout,
-                            const float *qkv, const float *att, int B, int T,
-                            int C, int NH);
 
 /*
  * Slabs of the forward passes: rows [r0, r1) of N (elements [lo, hi) for
@@ -110,23 +95,16 @@ void linear_forward_slab(float *out, const float *inp, const float *w,
                          int C, int OC);
 void layernorm_forward_slab(float *out, float *mean, float *rstd,
                             const float *inp, const float *w, const float *b,
-                            long r0, long r1, int C);
+                            long r0, long r1, int C, float eps);
 void attention_forward_slab(float *out, float *att, const float *qkv, int b0,
                             int b1, int T, int C, int NH);
 void gelu_forward_slab(float *out, const float *inp, size_t lo, size_t hi);
 
-/* exact GELU, x Phi(x) (nn.GELU's default): out (N), inp (N); the
- * backward pass takes the forward's out as well */
+/* exact GELU, x Phi(x) (nn.GELU's default): out (N), inp (N); dinp
+ * (N) = the gradient of inp */
 void gelu_forward(float *out, const float *inp, size_t N);
-void gelu_backward(float *dinp, const float *inp, const float *out,
-                   const float *dout, size_t N);
-/* the same, but dinp = (not +=) its gradient */
-void gelu_backward_set(float *dinp, const float *inp, const float *out,
-                       const float *dout, size_t N);
-
-/* residual: out = a + b (N); da += dout, db += dout */
-void residual_forward(float *out, const float *a, const float *b, size_t N);
-void residual_backward(float *da, float *db, const float *dout, size_t N);
+void gelu_backward(float *dinp, const float *inp, const float *dout,
+                   size_t N);
 
 /*
  * Masked mean squared error, MAE's loss: for rows with mask 1 (of N rows

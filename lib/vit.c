@@ -314,6 +314,8 @@ vit_build(struct vit *v, const struct vit_config *c, int maxB, char *msg,
 	v->V = (int)(v->L * (1.0 - c->ratio));
 	v->O = c->target == VIT_TOKENS ? c->k : v->P;
 	v->maxB = maxB;
+	if (!(v->c.lneps > 0))
+		v->c.lneps = 1e-5f;
 	if (c->depth < 1 || c->depth > VIT_MAXDEPTH || c->ddepth < 1 ||
 	    c->ddepth > VIT_MAXDEPTH) {
 		snprintf(msg, len, "depths %d and %d: expected 1 to %d", c->depth,
@@ -478,7 +480,7 @@ vit_mask(struct vit *v, int B, struct rng *rng, const float *noise)
 static void
 block_forward(const struct vit_blockw *w, const struct vit_blocka *a,
               const float *x, float *out, int B, int T, int C, int NH,
-              int H)
+              int H, float eps)
 {
 	OMP_PARALLEL
 	{
@@ -488,7 +490,7 @@ block_forward(const struct vit_blockw *w, const struct vit_blocka *a,
 		long r0 = layers_cut(N, id, nt), r1 = layers_cut(N, id + 1, nt);
 
 		layernorm_forward_slab(a->ln1, a->ln1m, a->ln1r, x, w->ln1w, w->ln1b,
-		                       r0, r1, C);
+		                       r0, r1, C, eps);
 		linear_forward_slab(a->qkv, a->ln1, w->qkvw, w->qkvb, NULL, r0, r1, C,
 		                    3 * C);
 		OMP_BARRIER
@@ -498,7 +500,7 @@ block_forward(const struct vit_blockw *w, const struct vit_blocka *a,
 		linear_forward_slab(a->r1, a->atty, w->projw, w->projb, x, r0, r1, C,
 		                    C);
 		layernorm_forward_slab(a->ln2, a->ln2m, a->ln2r, a->r1, w->ln2w,
-		                       w->ln2b, r0, r1, C);
+		                       w->ln2b, r0, r1, C, eps);
 		linear_forward_slab(a->fch, a->ln2, w->fc1w, w->fc1b, NULL, r0, r1, C,
 		                    H);
 		gelu_forward_slab(a->fcg, a->fch, (size_t)r0 * H, (size_t)r1 * H);
@@ -518,35 +520,39 @@ block_backward(struct vit *v, const struct vit_blockw *w,
 	struct vit_a *s = &v->a;
 	size_t N = (size_t)B * T;
 
-	/* every scratch gradient is written whole (the _set and _res
-	 * forms), so none needs zeroing first */
-	linear_backward_set(s->gfcg, g->fc2w, g->fc2b, dout, a->fcg, w->fc2w, N,
-	                    H, C);
-	gelu_backward_set(s->gfch, a->fch, a->fcg, s->gfcg, N * H);
-	linear_backward_set(s->gln, g->fc1w, g->fc1b, s->gfch, a->ln2, w->fc1w,
-	                    N, C, H);
-	layernorm_backward_res(s->gr1, dout, g->ln2w, g->ln2b, s->gln, a->r1,
-	                       w->ln2w, a->ln2m, a->ln2r, N, C);
-	linear_backward_set(s->gatty, g->projw, g->projb, s->gr1, a->atty,
-	                    w->projw, N, C, C);
-	attention_backward_set(s->gqkv, s->gatt, s->gatty, a->qkv, a->att, B, T,
-	                       C, NH);
-	linear_backward_set(s->gln, g->qkvw, g->qkvb, s->gqkv, a->ln1, w->qkvw,
-	                    N, C, 3 * C);
-	layernorm_backward_res(dx, s->gr1, g->ln1w, g->ln1b, s->gln, x, w->ln1w,
-	                       a->ln1m, a->ln1r, N, C);
+	/* every scratch gradient is written whole, so none needs zeroing
+	 * first; the residual stream's joins in the layer norms' */
+	linear_backward(s->gfcg, g->fc2w, g->fc2b, dout, a->fcg, w->fc2w, N, H,
+	                C);
+	gelu_backward(s->gfch, a->fch, s->gfcg, N * H);
+	linear_backward(s->gln, g->fc1w, g->fc1b, s->gfch, a->ln2, w->fc1w, N,
+	                C, H);
+	layernorm_backward(s->gr1, dout, g->ln2w, g->ln2b, s->gln, a->r1,
+	                   w->ln2w, a->ln2m, a->ln2r, N, C);
+	linear_backward(s->gatty, g->projw, g->projb, s->gr1, a->atty, w->projw,
+	                N, C, C);
+	attention_backward(s->gqkv, s->gatt, s->gatty, a->qkv, a->att, B, T, C,
+	                   NH);
+	linear_backward(s->gln, g->qkvw, g->qkvb, s->gqkv, a->ln1, w->qkvw, N,
+	                C, 3 * C);
+	layernorm_backward(dx, s->gr1, g->ln1w, g->ln1b, s->gln, x, w->ln1w,
+	                   a->ln1m, a->ln1r, N, C);
 }
 
-float
-vit_forward(struct vit *v, const float *patches, const int32_t *tokens)
+/*
+ * The encoder on the B samples' visible patches v->keep of patches
+ * (B,L,P): gathered into a.xv, embedded, CLS and positions added, the
+ * blocks, then the final norm into a.eln (B,1+V,D).
+ */
+static void
+encoder_forward(struct vit *v, const float *patches)
 {
 	const struct vit_config *c = &v->c;
 	struct vit_a *a = &v->a;
 	const struct vit_w *w = &v->w;
-	int B = v->B, L = v->L, V = v->V, P = v->P, D = c->dim, E = c->ddim;
-	int Te = 1 + V, Td = 1 + L, b, i;
+	int B = v->B, L = v->L, V = v->V, P = v->P, D = c->dim, Te = 1 + V;
+	int b, i;
 
-	/* the visible patches, embedded, with CLS and positions */
 	OMP_FOR
 	for (b = 0; b < B; b++) {
 		int j;
@@ -574,9 +580,21 @@ vit_forward(struct vit *v, const float *patches, const int32_t *tokens)
 	}
 	for (i = 0; i < c->depth; i++)
 		block_forward(&w->enc[i], &a->enc[i], a->ex[i], a->ex[i + 1], B, Te,
-		              D, c->heads, c->mlp * D);
+		              D, c->heads, c->mlp * D, c->lneps);
 	layernorm_forward(a->eln, a->elnm, a->elnr, a->ex[c->depth], w->enw,
-	                  w->enb, B * Te, D);
+	                  w->enb, B * Te, D, c->lneps);
+}
+
+float
+vit_forward(struct vit *v, const float *patches, const int32_t *tokens)
+{
+	const struct vit_config *c = &v->c;
+	struct vit_a *a = &v->a;
+	const struct vit_w *w = &v->w;
+	int B = v->B, L = v->L, V = v->V, P = v->P, D = c->dim, E = c->ddim;
+	int Te = 1 + V, Td = 1 + L, b, i;
+
+	encoder_forward(v, patches);
 
 	/* decoder: embed, mask tokens in the masked places, positions */
 	linear_forward(a->demb, a->eln, w->dew, w->deb, B * Te, D, E);
@@ -598,9 +616,9 @@ vit_forward(struct vit *v, const float *patches, const int32_t *tokens)
 	}
 	for (i = 0; i < c->ddepth; i++)
 		block_forward(&w->dec[i], &a->dec[i], a->dx[i], a->dx[i + 1], B, Td,
-		              E, c->dheads, c->mlp * E);
+		              E, c->dheads, c->mlp * E, c->lneps);
 	layernorm_forward(a->dln, a->dlnm, a->dlnr, a->dx[c->ddepth], w->dnw,
-	                  w->dnb, B * Td, E);
+	                  w->dnb, B * Td, E, c->lneps);
 	linear_forward(a->pred, a->dln, w->hw, w->hb, B * Td, E, v->O);
 
 	/* the loss on the masked patches; row 0 of each sample is CLS */
@@ -658,11 +676,10 @@ vit_backward(struct vit *v)
 		                    c->normpix, 1.0f);
 	dy = a->g0;
 	dx = a->g1;
-	linear_backward_set(a->gln, g->hw, g->hb, a->gpred, a->dln, w->hw,
-	                    B * Td, E, v->O);
-	layernorm_backward_res(dy, NULL, g->dnw, g->dnb, a->gln,
-	                       a->dx[c->ddepth], w->dnw, a->dlnm, a->dlnr, B * Td,
-	                       E);
+	linear_backward(a->gln, g->hw, g->hb, a->gpred, a->dln, w->hw, B * Td, E,
+	                v->O);
+	layernorm_backward(dy, NULL, g->dnw, g->dnb, a->gln, a->dx[c->ddepth],
+	                   w->dnw, a->dlnm, a->dlnr, B * Td, E);
 	for (i = c->ddepth - 1; i >= 0; i--) {
 		block_backward(v, &w->dec[i], &g->dec[i], &a->dec[i], a->dx[i], dy,
 		               dx, B, Td, E, c->dheads, c->mlp * E);
@@ -693,10 +710,10 @@ vit_backward(struct vit *v)
 				for (d = 0; d < E; d++)
 					g->masktok[d] += dy[((size_t)b * Td + 1 + l) * E + d];
 	}
-	linear_backward_set(a->gln, g->dew, g->deb, a->gdemb, a->eln, w->dew,
-	                    B * Te, D, E);
-	layernorm_backward_res(dy, NULL, g->enw, g->enb, a->gln, a->ex[c->depth],
-	                       w->enw, a->elnm, a->elnr, B * Te, D);
+	linear_backward(a->gln, g->dew, g->deb, a->gdemb, a->eln, w->dew, B * Te,
+	                D, E);
+	layernorm_backward(dy, NULL, g->enw, g->enb, a->gln, a->ex[c->depth],
+	                   w->enw, a->elnm, a->elnr, B * Te, D);
 	for (i = c->depth - 1; i >= 0; i--) {
 		block_backward(v, &w->enc[i], &g->enc[i], &a->enc[i], a->ex[i], dy,
 		               dx, B, Te, D, c->heads, c->mlp * D);
@@ -718,10 +735,7 @@ vit_backward(struct vit *v)
 int
 vit_encode(struct vit *v, const float *patches, int B)
 {
-	const struct vit_config *c = &v->c;
-	struct vit_a *a = &v->a;
-	const struct vit_w *w = &v->w;
-	int L = v->L, P = v->P, D = c->dim, Te = 1 + L, b, i;
+	int L = v->L, b, i;
 
 	if (v->V != L || B < 1 || B > v->maxB)
 		return -1;
@@ -731,28 +745,6 @@ vit_encode(struct vit *v, const float *patches, int B)
 			v->keep[b * L + i] = i;
 			v->restore[b * L + i] = i;
 		}
-	/* as vit_forward with every patch visible, in order */
-	memcpy(a->xv, patches, (size_t)B * L * P * sizeof(float));
-	linear_forward(a->pe, a->xv, w->pew, w->peb, B * L, P, D);
-	OMP_FOR
-	for (b = 0; b < B; b++) {
-		float *x = a->ex[0] + (size_t)b * Te * D;
-		int j, d;
-
-		for (d = 0; d < D; d++)
-			x[d] = w->cls[d] + v->pos[d];
-		for (j = 0; j < L; j++) {
-			const float *pe = a->pe + ((size_t)b * L + j) * D;
-			const float *pos = v->pos + (size_t)(1 + j) * D;
-
-			for (d = 0; d < D; d++)
-				x[(1 + j) * D + d] = pe[d] + pos[d];
-		}
-	}
-	for (i = 0; i < c->depth; i++)
-		block_forward(&w->enc[i], &a->enc[i], a->ex[i], a->ex[i + 1], B, Te,
-		              D, c->heads, c->mlp * D);
-	layernorm_forward(a->eln, a->elnm, a->elnr, a->ex[c->depth], w->enw,
-	                  w->enb, B * Te, D);
+	encoder_forward(v, patches);
 	return 0;
 }

@@ -43,6 +43,7 @@ struct vit_config {
 	int normpix;                  /* per-patch normalised pixel targets */
 	float smoothing;              /* label smoothing (tokens) */
 	float ratio;                  /* mask ratio */
+	float lneps;                  /* layer-norm eps; 0: 1e-5, PyTorch's */
 };
 
 /* fills the sizes of a preset (tiny, vit-s, vit-b); -1 if unknown */

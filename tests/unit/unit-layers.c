@@ -2,7 +2,7 @@
 /*
  * unit-layers: tests for lib/layers.c, printed as TAP.
  *
- * The sgemm layers against their naive twins, then a finite-difference
+ * The linear layers against naive loops here, then a finite-difference
  * gradient check of every backward function: the loss is
  * f = sum(out * R) for a fixed random R, so dout = R, and every input
  * and parameter element is nudged by +-h (central differences, f summed
@@ -122,6 +122,43 @@ gradcheck(struct op *op, float *x, const float *grad, size_t n, float h,
 /* ------------------------------------------------------------------ */
 /* linear                                                              */
 
+/* the reference: out (N,OC) = inp (N,C) w^T + b, one dot at a time */
+static void
+linear_naive(float *out, const float *inp, const float *w, const float *b,
+             int N, int C, int OC)
+{
+	int i, o, c;
+
+	for (i = 0; i < N; i++)
+		for (o = 0; o < OC; o++) {
+			double s = b ? b[o] : 0.0;
+
+			for (c = 0; c < C; c++)
+				s += (double)inp[(size_t)i * C + c] * w[(size_t)o * C + c];
+			out[(size_t)i * OC + o] = (float)s;
+		}
+}
+
+/* its gradients: dinp = dout w, dw += dout^T inp, db += sum dout */
+static void
+linear_naive_backward(float *dinp, float *dw, float *db, const float *dout,
+                      const float *inp, const float *w, int N, int C, int OC)
+{
+	int i, o, c;
+
+	memset(dinp, 0, (size_t)N * C * sizeof(float));
+	for (i = 0; i < N; i++)
+		for (o = 0; o < OC; o++) {
+			float d = dout[(size_t)i * OC + o];
+
+			for (c = 0; c < C; c++) {
+				dinp[(size_t)i * C + c] += d * w[(size_t)o * C + c];
+				dw[(size_t)o * C + c] += d * inp[(size_t)i * C + c];
+			}
+			db[o] += d;
+		}
+}
+
 struct lin { float *inp, *w, *b; int N, C, OC; };
 
 static void
@@ -144,23 +181,23 @@ test_linear(void)
 	float *db = zeros(OC), *di2 = zeros(N * C), *dw2 = zeros(OC * C);
 	float *db2 = zeros(OC);
 
-	/* the sgemm path against the naive twin, forward and backward */
+	/* against the naive loops, forward and backward */
 	linear_forward(op.out, l.inp, l.w, l.b, N, C, OC);
-	linear_forward_naive(ref, l.inp, l.w, l.b, N, C, OC);
-	ok(maxdiff(op.out, ref, N * OC) < 1e-5, "linear forward = naive twin");
+	linear_naive(ref, l.inp, l.w, l.b, N, C, OC);
+	ok(maxdiff(op.out, ref, N * OC) < 1e-5, "linear forward = naive loops");
 	linear_forward(op.out, l.inp, l.w, NULL, N, C, OC);
-	linear_forward_naive(ref, l.inp, l.w, NULL, N, C, OC);
+	linear_naive(ref, l.inp, l.w, NULL, N, C, OC);
 	ok(maxdiff(op.out, ref, N * OC) < 1e-5,
-	   "linear forward without bias = naive twin");
-	/* accumulation: twice the gradient after two calls */
+	   "linear forward without bias = naive loops");
+	/* the input's gradient is written, the parameters' accumulate:
+	 * after two calls, once and twice the naive gradients */
 	linear_backward(di, dw, db, op.R, l.inp, l.w, N, C, OC);
 	linear_backward(di, dw, db, op.R, l.inp, l.w, N, C, OC);
-	linear_backward_naive(di2, dw2, db2, op.R, l.inp, l.w, N, C, OC);
-	linear_backward_naive(di2, dw2, db2, op.R, l.inp, l.w, N, C, OC);
+	linear_naive_backward(di2, dw2, db2, op.R, l.inp, l.w, N, C, OC);
+	linear_naive_backward(di2, dw2, db2, op.R, l.inp, l.w, N, C, OC);
 	ok(maxdiff(di, di2, N * C) < 1e-4 && maxdiff(dw, dw2, OC * C) < 1e-4 &&
 	   maxdiff(db, db2, OC) < 1e-4,
-	   "linear backward accumulates and = naive twin");
-	memset(di, 0, N * C * sizeof(float));
+	   "linear backward writes dinp, accumulates dw and db = naive loops");
 	memset(dw, 0, OC * C * sizeof(float));
 	memset(db, 0, OC * sizeof(float));
 	linear_backward(di, dw, db, op.R, l.inp, l.w, N, C, OC);
@@ -174,9 +211,9 @@ test_linear(void)
 		float *o1 = zeros(n * oc), *o2 = zeros(n * oc);
 
 		linear_forward(o1, x, w, b, n, c, oc);
-		linear_forward_naive(o2, x, w, b, n, c, oc);
+		linear_naive(o2, x, w, b, n, c, oc);
 		ok(maxdiff(o1, o2, n * oc) < 1e-3,
-		   "linear forward 300x130x70 = naive twin");
+		   "linear forward 300x130x70 = naive loops");
 		free(x), free(w), free(b), free(o1), free(o2);
 	}
 	free(l.inp), free(l.w), free(l.b), free(op.out), free(op.R), free(ref);
@@ -188,13 +225,17 @@ test_linear(void)
 
 struct ln { float *inp, *w, *b, *mean, *rstd; int N, C; };
 
+/* out (2,N,C): the layer norm of inp, then inp itself, a residual
+ * branch beside it */
 static void
 ln_fwd(struct op *op)
 {
 	struct ln *l = op->ctx;
+	size_t n = (size_t)l->N * l->C;
 
 	layernorm_forward(op->out, l->mean, l->rstd, l->inp, l->w, l->b, l->N,
-	                  l->C);
+	                  l->C, 1e-5f);
+	memcpy(op->out + n, l->inp, n * sizeof(float));
 }
 
 static void
@@ -203,7 +244,8 @@ test_layernorm(void)
 	int N = 6, C = 8, i;
 	struct ln l = { randn(N * C, 1), randn(C, 1), randn(C, 1), zeros(N),
 	                zeros(N), N, C };
-	struct op op = { ln_fwd, zeros(N * C), randn(N * C, 1), N * C, &l, 0 };
+	struct op op = { ln_fwd, zeros(2 * N * C), randn(2 * N * C, 1),
+	                 2 * N * C, &l, 0 };
 	float *di = zeros(N * C), *dw = zeros(C), *db = zeros(C);
 	double m = 0, v = 0;
 
@@ -213,7 +255,8 @@ test_layernorm(void)
 
 		for (i = 0; i < C; i++)
 			one[i] = 1.0f;
-		layernorm_forward(op.out, l.mean, l.rstd, l.inp, one, zero, N, C);
+		layernorm_forward(op.out, l.mean, l.rstd, l.inp, one, zero, N, C,
+		                  1e-5f);
 		for (i = 0; i < C; i++) {
 			m += op.out[i];
 			v += (double)op.out[i] * op.out[i];
@@ -222,9 +265,12 @@ test_layernorm(void)
 		   "layernorm rows have mean 0 and variance 1");
 		free(one), free(zero);
 	}
-	layernorm_forward(op.out, l.mean, l.rstd, l.inp, l.w, l.b, N, C);
-	layernorm_backward(di, dw, db, op.R, l.inp, l.w, l.mean, l.rstd, N, C);
-	gradcheck(&op, l.inp, di, N * C, 1e-2f, 2e-3, 2e-3, "layernorm input");
+	/* the residual branch's gradient (R's second half) joins in dres */
+	ln_fwd(&op);
+	layernorm_backward(di, op.R + N * C, dw, db, op.R, l.inp, l.w, l.mean,
+	                   l.rstd, N, C);
+	gradcheck(&op, l.inp, di, N * C, 1e-2f, 2e-3, 2e-3,
+	          "layernorm input, with a residual branch");
 	gradcheck(&op, l.w, dw, C, 1e-2f, 1e-3, 1e-3, "layernorm weight");
 	gradcheck(&op, l.b, db, C, 1e-2f, 1e-3, 1e-3, "layernorm bias");
 	free(l.inp), free(l.w), free(l.b), free(l.mean), free(l.rstd);
@@ -272,9 +318,9 @@ test_attention(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* GELU and residual                                                   */
+/* GELU                                                                */
 
-struct ew { float *a, *b; size_t n; };
+struct ew { float *a; size_t n; };
 
 static void
 gelu_fwd(struct op *op)
@@ -285,20 +331,12 @@ gelu_fwd(struct op *op)
 }
 
 static void
-res_fwd(struct op *op)
-{
-	struct ew *e = op->ctx;
-
-	residual_forward(op->out, e->a, e->b, e->n);
-}
-
-static void
 test_elementwise(void)
 {
 	size_t n = 40;
-	struct ew e = { randn(n, 2), randn(n, 1), n };
+	struct ew e = { randn(n, 2), n };
 	struct op op = { gelu_fwd, zeros(n), randn(n, 1), n, &e, 0 };
-	float *da = zeros(n), *db = zeros(n), x[3] = { -1.0f, 0.0f, 2.0f }, y[3];
+	float *da = zeros(n), x[3] = { -1.0f, 0.0f, 2.0f }, y[3];
 
 	e.a[0] = 0.0f, e.a[1] = 0.005f, e.a[2] = -0.003f; /* the erff branch */
 
@@ -308,14 +346,9 @@ test_elementwise(void)
 	   fabs(y[2] - 1.95449974f) < 1e-6,
 	   "gelu(-1), gelu(0), gelu(2) are exact-erf values");
 	gelu_forward(op.out, e.a, n);
-	gelu_backward(da, e.a, op.out, op.R, n);
+	gelu_backward(da, e.a, op.R, n);
 	gradcheck(&op, e.a, da, n, 1e-2f, 1e-3, 1e-3, "gelu input");
-	op.fwd = res_fwd;
-	memset(da, 0, n * sizeof(float));
-	residual_backward(da, db, op.R, n);
-	gradcheck(&op, e.a, da, n, 1e-2f, 1e-3, 1e-3, "residual first input");
-	gradcheck(&op, e.b, db, n, 1e-2f, 1e-3, 1e-3, "residual second input");
-	free(e.a), free(e.b), free(op.out), free(op.R), free(da), free(db);
+	free(e.a), free(op.out), free(op.R), free(da);
 }
 
 /* ------------------------------------------------------------------ */
