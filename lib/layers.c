@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "layers.h"
+#include "simd.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -46,40 +47,7 @@ layers_threads(int n)
 /* ------------------------------------------------------------------ */
 /* vector kernels                                                      */
 
-/*
- * The inner loops below are written for the vectoriser (no reduction
- * in a loop it must vectorise, rows padded to a multiple of 8 floats),
- * in functions of their own: with GCC or Clang on x86-64 each is built
- * twice, for the baseline and for x86-64-v3 (AVX2, FMA), and the loader
- * picks one for the machine it runs on.  The choice depends only on the
- * CPU, so a given machine always computes the same bytes.  The OpenMP
- * bodies call these kernels: an OpenMP body cannot be cloned itself.
- */
-#if defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
-#endif
-#ifndef KERNEL
-#define KERNEL
-#endif
-/*
- * SIMD before an inner loop of a kernel: its iterations are independent
- * (the compiler cannot always prove it through the pointers); it allows
- * no reordering of a sum.
- */
-#ifdef _OPENMP
-#define SIMD _Pragma("omp simd")
-#else
-#define SIMD
-#endif
-
-/* for what the kernels call: a separate copy would lose their target */
-#ifdef __GNUC__
-#define INLINE static inline __attribute__((always_inline))
-#else
-#define INLINE static inline
-#endif
+/* the inner loops are KERNELs (simd.h), rows padded to VEC floats */
 
 /*
  * Rows of a product are cut between threads at multiples of LAYERS_ROWS
