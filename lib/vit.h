@@ -69,7 +69,7 @@ struct vit_w {
 /* the activations of one block (T tokens of C channels) */
 struct vit_blocka {
 	float *ln1, *ln1m, *ln1r, *qkv, *att, *atty, *r1;
-	float *ln2, *ln2m, *ln2r, *fch, *fcg;
+	float *ln2, *ln2m, *ln2r, *fcd, *fcg;   /* fcd: GELU's derivative */
 };
 
 struct vit_a {
@@ -88,7 +88,6 @@ struct vit_a {
 	float *lmask;                           /* (B,Td) 1 on masked rows */
 	/* scratch for the backward pass */
 	float *g0, *g1;                         /* (B,T,C) ping-pong */
-	float *gr1, *gln, *gatty, *gqkv, *gfch, *gfcg, *gatt;
 	float *gpred, *gdemb, *gpe;
 };
 
@@ -100,6 +99,7 @@ struct vit_tensor {
 	size_t off, n;   /* in floats, within the block */
 	int decay;       /* parameters: weight decay applies */
 	size_t member;   /* byte offset of its pointer in struct vit_w/_a */
+	size_t pack;     /* a weight: offset of its packed copy (wpack) */
 };
 
 struct vit {
@@ -110,17 +110,33 @@ struct vit {
 	size_t nparams, nacts;
 	float *params, *grads, *acts;
 	struct vit_w w, g;
+	float *wpack;                /* the weights packed for a pass */
+	size_t npack;
+	struct vit_w wp;             /* in wpack, the weights (rank 2) only */
 	struct vit_a a;
 	float *pos, *dpos;           /* (1+L, D), (1+L, Dd) fixed */
 	float *noise;                /* (B,L) the last masking noise */
 	int *keep;                   /* (B,V) visible patches, MAE order */
 	int *restore;                /* (B,L) rank of each patch */
 	int32_t *tok;                /* (B,Td) token targets */
+	double *rowloss;             /* (B,Td) the loss of each row */
+	double count;                /* rows the loss averages over */
 	float loss;
+	/* the threads (layers_threads at vit_build), and theirs: */
+	int nthr;
+	size_t nwork, nslab;         /* floats each */
+	float *work;                 /* (nthr, nwork) backward scratch */
+	float *slab;                 /* (nthr - 1, 2, nslab) gradients */
 };
 
 int vit_build(struct vit *, const struct vit_config *, int maxB, char *msg,
               size_t msglen);
+/*
+ * The scratch of nthr threads (vit_build makes it for the threads of
+ * layers_threads); a pass uses at most nthr threads.  -1 if out of
+ * memory (the model is then unusable until a call succeeds).
+ */
+int vit_threads(struct vit *, int nthr);
 void vit_free(struct vit *);
 /* MAE's initialisation, from (seed, stream 1) */
 void vit_init(struct vit *, uint64_t seed);
