@@ -409,7 +409,7 @@ vit_free(struct vit *v)
 	free(v->rowloss);
 	bigfree(v->wpack, v->npack);
 	bigfree(v->work, (size_t)v->nthr * v->nwork);
-	bigfree(v->slab, (size_t)(v->nthr - 1) * 2 * v->nslab);
+	bigfree(v->slab, (size_t)v->nthr * 2 * v->nslab);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -513,14 +513,16 @@ vit_mask(struct vit *v, int B, struct rng *rng, const float *noise)
  * forward pass does not depend on the number of threads.
  *
  * In the backward pass each thread sums its samples' contributions to
- * the parameters' gradients: thread 0 into v->grads, thread t > 0 into
- * a slab of its own.  The parameters come in ranges, contiguous in the
- * flat block and in the order the backward pass finishes them (the
- * head, the decoder's blocks from the last, the middle, the encoder's
- * blocks, the embedding); when every thread is through a range, the
- * threads add the slabs into v->grads, thread by thread in order, each
- * taking a part of the range, and clear them.  Slabs alternate between
- * two buffers, so a thread can go on to the next range while the others
+ * the parameters' gradients into a slab of its own.  The parameters
+ * come in ranges, contiguous in the flat block and in the order the
+ * backward pass finishes them (the head, the decoder's blocks from the
+ * last, the middle, the encoder's blocks, the embedding); when every
+ * thread is through a range, the threads add the slabs into v->grads,
+ * thread by thread in order, each taking a part of the range, and clear
+ * them.  A slab is a range long and stays in the cache; after
+ * vit_zero_grad the first slab is copied rather than added, so the
+ * gradients are never cleared in memory.  Slabs alternate between two
+ * buffers, so a thread can go on to the next range while the others
  * still read the last one: one barrier a range.  The gradients depend
  * on the number of threads, not on anything else.
  */
@@ -622,11 +624,11 @@ vit_threads(struct vit *v, int nthr)
 	if (nthr == v->nthr && v->work)
 		return 0;
 	bigfree(v->work, (size_t)v->nthr * v->nwork);
-	bigfree(v->slab, (size_t)(v->nthr - 1) * 2 * v->nslab);
+	bigfree(v->slab, (size_t)v->nthr * 2 * v->nslab);
 	v->work = v->slab = NULL;
 	v->nthr = 0;
 	if (!(v->work = bigalloc((size_t)nthr * nwork)) ||
-	    !(v->slab = bigalloc((size_t)(nthr - 1) * 2 * nslab))) {
+	    !(v->slab = bigalloc((size_t)nthr * 2 * nslab))) {
 		bigfree(v->work, (size_t)nthr * nwork);
 		v->work = NULL;
 		return -1;
@@ -899,13 +901,12 @@ vit_encode(struct vit *v, const float *patches, int B)
 void
 vit_zero_grad(struct vit *v)
 {
-	memset(v->grads, 0, v->nparams * sizeof(float));
+	v->gzero = 1;
 }
 
 /*
  * Where a thread puts its part of the gradients of the range starting
- * at lo: thread 0 in v->grads itself, the others in their slab, at the
- * same place relative to lo.
+ * at lo: its slab, at the same place relative to lo.
  */
 struct sink {
 	const float *grads;
@@ -916,7 +917,7 @@ struct sink {
 static float *
 sunk(const struct sink *k, float *g)
 {
-	return k->slab ? k->slab + (g - k->grads - k->lo) : g;
+	return k->slab + (g - k->grads - k->lo);
 }
 
 static struct vit_blockw
@@ -932,44 +933,54 @@ sunk_block(const struct sink *k, const struct vit_blockw *g)
 	return s;
 }
 
+/* thread t's slab for range r */
+static float *
+slab(const struct vit *v, int t, int r)
+{
+	return v->slab + ((size_t)t * 2 + r % 2) * v->nslab;
+}
+
 /* this thread's sink for range r, which starts at lo */
 static struct sink
 sink(const struct vit *v, int r, size_t lo)
 {
-	struct sink k = { v->grads, NULL, lo };
-	int id = THREAD;
+	struct sink k = { v->grads, slab(v, THREAD, r), lo };
 
-	if (id > 0)
-		k.slab = v->slab + ((size_t)(id - 1) * 2 + r % 2) * v->nslab;
 	return k;
 }
 
-/* dst (n) += src (n), then src = 0 */
+/* dst (n) = src (set) or += src, then src = 0 */
 KERNEL static void
-reduce_k(float *restrict dst, float *restrict src, size_t n)
+reduce_k(float *restrict dst, float *restrict src, size_t n, int set)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		dst[i] += src[i];
+	if (set)
+		for (i = 0; i < n; i++)
+			dst[i] = src[i];
+	else
+		for (i = 0; i < n; i++)
+			dst[i] += src[i];
+	for (i = 0; i < n; i++)
 		src[i] = 0.0f;
-	}
 }
 
 /* the end of range r, [lo, hi): when every thread is through it, each
- * adds the slabs of its part of it, thread by thread */
+ * takes its part of the range and adds the slabs into v->grads, thread
+ * by thread (after vit_zero_grad, the first one replaces what was
+ * there) */
 static void
 range_done(struct vit *v, int r, size_t lo, size_t hi)
 {
 	int nt = NTHREADS, id = THREAD, t;
 	size_t n = hi - lo, p0 = n * id / nt, p1 = n * (id + 1) / nt;
 
-	if (nt == 1)
-		return;
-	OMP_BARRIER
-	for (t = 1; t < nt; t++)
-		reduce_k(v->grads + lo + p0, v->slab + ((size_t)(t - 1) * 2 + r % 2) *
-		         v->nslab + p0, p1 - p0);
+	if (nt > 1) {
+		OMP_BARRIER
+	}
+	for (t = 0; t < nt; t++)
+		reduce_k(v->grads + lo + p0, slab(v, t, r) + p0, p1 - p0,
+		         t == 0 && v->gzero);
 }
 
 /*
@@ -1141,4 +1152,5 @@ vit_backward(struct vit *v)
 		                P, D);
 		range_done(v, r, lo[r + 1], lo[r]);
 	}
+	v->gzero = 0;
 }

@@ -126,7 +126,8 @@ struct vit {
 	int nthr;
 	size_t nwork, nslab;         /* floats each */
 	float *work;                 /* (nthr, nwork) backward scratch */
-	float *slab;                 /* (nthr - 1, 2, nslab) gradients */
+	float *slab;                 /* (nthr, 2, nslab) gradients */
+	int gzero;                   /* vit_zero_grad since vit_backward */
 };
 
 int vit_build(struct vit *, const struct vit_config *, int maxB, char *msg,
@@ -152,7 +153,10 @@ void vit_sincos(float *out, int d, int gh, int gw);
 void vit_mask(struct vit *, int B, struct rng *rng, const float *noise);
 /* patches (B,L,P); tokens (B,L) in [0,K) for the token target */
 float vit_forward(struct vit *, const float *patches, const int32_t *tokens);
+/* the gradients are zero for the next vit_backward, which writes them
+ * instead of adding to them (v->grads keeps its old values till then) */
 void vit_zero_grad(struct vit *);
+/* v->grads += the gradients of the last vit_forward's loss */
 void vit_backward(struct vit *);
 /*
  * The encoder alone, every patch visible in order (no masking): for a
