@@ -9,17 +9,27 @@
 #   make deps         install the Debian packages the build and tests need
 #   make install      into $(DESTDIR)$(PREFIX)
 #   make SAN=1        the sanitizer build, into build/san/
+#   make fuzz         each fuzz harness under libFuzzer for FUZZTIME seconds
+#                     (clang; build/fuzz/), see tests/fuzz/run
 include config.mk
 
 TOOLS = $(sort $(basename $(notdir $(wildcard tools/*.c))))
 TESTBIN = $(sort $(basename $(notdir $(wildcard tests/unit/*.c))))
+FUZZERS = $(sort $(basename $(notdir $(wildcard tests/fuzz/fuzz-*.c))))
 
 LIBSRC = $(wildcard lib/*.c)
 MAN1 = $(TOOLS:%=man/man1/%.1)
 MAN5 = man/man5/tensor-stream.5
 MAN7 = man/man7/mimtools.7
 
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+# libFuzzer: clang, the library instrumented for coverage
+CC = $(FUZZCC)
+O ?= build/fuzz
+BIN ?= $(O)/bin
+CFLAGS += -O1 -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer -fno-sanitize-recover=undefined -Wno-pass-failed
+LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(SAN),1)
 O ?= build/san
 BIN ?= $(O)/bin
 CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -38,6 +48,7 @@ LDLIBS_tensorinfo = $(LIBZ) $(LIBM)
 LDLIBS_kmeans-fit = $(LIBBLAS) $(LIBZ) $(LIBM)
 LDLIBS_tokenize = $(LIBBLAS) $(LIBZ) $(LIBM)
 LDLIBS_tcas = $(LIBZ) $(LIBM)
+LDLIBS_augraph = $(LIBLAPACK) $(LIBZ) $(LIBM)
 LDLIBS_mim-train = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_encode = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_probe = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
@@ -48,18 +59,27 @@ LDLIBS_unit-input = $(LIBARCHIVE) $(LIBZ) $(LIBM)
 LDLIBS_unit-crc = $(LIBZ) $(LIBM)
 LDLIBS_unit-kmeans = $(LIBBLAS) $(LIBZ) $(LIBM)
 LDLIBS_unit-metrics = $(LIBZ) $(LIBM)
+LDLIBS_unit-augraph = $(LIBLAPACK) $(LIBZ) $(LIBM)
 LDLIBS_unit-layers = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_unit-vit = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_vitdump = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_unit-probe = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_unit-util = $(LIBM)
+LDLIBS_fuzz-tsr = $(LIBZ) $(LIBM)
+LDLIBS_fuzz-idx = $(LIBZ) $(LIBM)
+LDLIBS_fuzz-image = $(LIBPNG) $(LIBJPEG) $(LIBZ) $(LIBM)
+LDLIBS_fuzz-archive = $(LIBARCHIVE) $(LIBZ) $(LIBM)
+LDLIBS_fuzz-safetensors = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
+LDLIBS_fuzz-ckpt = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 
 # the training kernels (simd.h): OpenMP loops, and -O3 vectorises
 # attention, GELU and AdamW (its sqrtf without errno)
 $(O)/lib/layers.o $(O)/lib/vit.o $(O)/lib/optim.o: CFLAGS += -O3 -fopenmp -fno-math-errno
+# unit-layers checks what every OpenMP thread of the layers does
+$(O)/tests/unit-layers.o: CFLAGS += -fopenmp
 LDLIBS_mktsr = $(LIBZ) $(LIBM)
 
-all: $(TOOLS:%=$(BIN)/%) $(TESTBIN:%=$(O)/tests/%)
+all: $(TOOLS:%=$(BIN)/%) $(TESTBIN:%=$(O)/tests/%) $(FUZZERS:%=$(O)/tests/%)
 
 $(O)/lib/%.o: lib/%.c lib/*.h config.mk
 	@mkdir -p $(@D)
@@ -84,6 +104,19 @@ $(BIN)/%: $(O)/tools/%.o $(LIB)
 $(O)/tests/%: $(O)/tests/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_$*)
 
+# fuzz harnesses: with replay.c for the tests, with libFuzzer for make fuzz
+$(O)/fuzz/%.o: tests/fuzz/%.c tests/fuzz/fuzz.h lib/*.h config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Ilib -c -o $@ $<
+
+$(O)/tests/fuzz-%: $(O)/fuzz/fuzz-%.o $(O)/fuzz/replay.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(O)/fuzz/replay.o $(LIB) $(LDLIBS_fuzz-$*)
+
+$(O)/bin/fuzz-%: $(O)/fuzz/fuzz-%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(LDLIBS_fuzz-$*)
+
 # ---------------------------------------------------------------- tests
 BATS = bats
 check: all
@@ -93,6 +126,15 @@ check: all
 
 check-fast: all
 	tests/run --filter-tags '!slow'
+
+# make fuzz FUZZTIME=600: every harness that long, one after another
+FUZZTIME = 60
+FUZZCC = clang
+fuzz:
+	$(MAKE) FUZZ=1 fuzzers
+	tests/fuzz/run $(FUZZTIME) build/fuzz/bin
+
+fuzzers: $(FUZZERS:%=$(O)/bin/%)
 
 lint-man:
 	mandoc -Tlint -W warning $(MAN1) $(MAN5) $(MAN7)
@@ -129,5 +171,5 @@ uninstall:
 clean:
 	rm -rf build bin
 
-.PHONY: all check check-fast lint-man bench deps demo paper install uninstall clean
+.PHONY: all check check-fast fuzz fuzzers lint-man bench deps demo paper install uninstall clean
 .SECONDARY:

@@ -16,4 +16,6 @@ LIBARCHIVE = -larchive
 LIBPNG = -lpng16
 LIBJPEG = -ljpeg
 LIBBLAS = -lopenblas
+# LAPACK (dsyevr): Debian's OpenBLAS carries it; elsewhere -llapack -lblas
+LIBLAPACK = $(LIBBLAS)
 LIBM = -lm

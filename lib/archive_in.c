@@ -31,6 +31,8 @@ struct ain {
 	unsigned long nheaders; /* headers read, of any type */
 	unsigned char *buf;     /* entry data, reused */
 	size_t cap;
+	int (*want)(void *, const char *); /* ain_filter */
+	void *wantarg;
 	char err[512];          /* repeated once FAILED */
 };
 
@@ -75,6 +77,18 @@ normpath(const char *p)
 	return *q ? q : p;
 }
 
+/* 1 if path has a ".." component */
+static int
+dotdot(const char *path)
+{
+	const char *p;
+
+	for (p = path; (p = strstr(p, "..")); p += 2)
+		if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+			return 1;
+	return 0;
+}
+
 /* make room for at least need bytes in r->buf; 0 or -1 */
 static int
 reserve(struct ain *r, size_t need)
@@ -99,18 +113,28 @@ reserve(struct ain *r, size_t need)
 
 /*
  * Read the current entry's data into r->buf until libarchive says it is
- * done.  The header size is only a hint for the first allocation.
+ * done.  The header size is a hint for the first allocation and a bound:
+ * more data than it declares (or than AIN_MAXENTRY) is refused.
  */
 static int
 readdata(struct ain *r, struct archive_entry *ent, const char *path,
          size_t *lenp, char *msg, size_t msglen)
 {
-	char what[64];
-	size_t len = 0;
-	la_int64_t hint;
+	char what[128];
+	size_t len = 0, limit = AIN_MAXENTRY, room;
+	la_int64_t hint = -1;
 	la_ssize_t got;
 
-	hint = archive_entry_size_is_set(ent) ? archive_entry_size(ent) : 0;
+	if (archive_entry_size_is_set(ent))
+		hint = archive_entry_size(ent);
+	if (hint > (la_int64_t)AIN_MAXENTRY) {
+		snprintf(what, sizeof(what), "its header declares %lld bytes, "
+		         "more than the %d an entry may have", (long long)hint,
+		         AIN_MAXENTRY);
+		return fail(r, msg, msglen, path, what);
+	}
+	if (hint >= 0)
+		limit = (size_t)hint;
 	if (hint > 0 && hint <= MAXHINT &&
 	    reserve(r, (size_t)hint + MINBUF / 4 + 1) < 0)
 		goto nomem;
@@ -119,12 +143,25 @@ readdata(struct ain *r, struct archive_entry *ent, const char *path,
 		if (r->cap - len < MINBUF / 4 + 1 &&
 		    (len > SIZE_MAX - MINBUF || reserve(r, len + MINBUF) < 0))
 			goto nomem;
-		got = archive_read_data(r->a, r->buf + len, r->cap - len - 1);
+		/* never more than one byte past the limit */
+		room = r->cap - len - 1;
+		if (room > limit + 1 - len)
+			room = limit + 1 - len;
+		got = archive_read_data(r->a, r->buf + len, room);
 		if (got < 0)
 			return fail(r, msg, msglen, path, aerr(r->a));
 		if (got == 0)
 			break;
 		len += (size_t)got;
+		if (len > limit) {
+			if (hint >= 0)
+				snprintf(what, sizeof(what), "more data than the %lld "
+				         "bytes its header declares", (long long)hint);
+			else
+				snprintf(what, sizeof(what), "more than the %d bytes "
+				         "an entry may have", AIN_MAXENTRY);
+			return fail(r, msg, msglen, path, what);
+		}
 	}
 	r->buf[len] = 0;
 	*lenp = len;
@@ -159,6 +196,8 @@ ain_open(const char *path, int headers_only, char *msg, size_t msglen)
 	r->state = READING;
 	archive_read_support_filter_all(r->a);
 	archive_read_support_format_all(r->a);
+	/* mtree: names only, never the local files they name */
+	archive_read_set_format_option(r->a, "mtree", "checkfs", NULL);
 	if (archive_read_open_filename(r->a, path, BLOCKSIZE) != ARCHIVE_OK) {
 		/*
 		 * libarchive says "Failed to open 'x'" without the reason;
@@ -217,6 +256,11 @@ ain_next(struct ain *r, struct ain_entry *e, char *msg, size_t msglen)
 		    !(path = archive_entry_pathname_utf8(ent)))
 			path = "?";
 		path = normpath(path);
+		if (dotdot(path))
+			return fail(r, msg, msglen, path, "a '..' in the path "
+			            "(refused: an archive may not point outside)");
+		if (r->want && !r->want(r->wantarg, path))
+			continue; /* the next header skips its data */
 		if (r->headers_only) {
 			if (archive_read_data_skip(r->a) < ARCHIVE_WARN)
 				return fail(r, msg, msglen, path, aerr(r->a));
@@ -230,6 +274,14 @@ ain_next(struct ain *r, struct ain_entry *e, char *msg, size_t msglen)
 		e->len = len;
 		return 1;
 	}
+}
+
+void
+ain_filter(struct ain *r, int (*want)(void *arg, const char *path),
+           void *arg)
+{
+	r->want = want;
+	r->wantarg = arg;
 }
 
 void

@@ -7,14 +7,22 @@
  * from stdin.  The archive is read as a stream, never seeked, and each
  * entry's data lands in one buffer that is reused and grown as needed,
  * so memory stays bounded by the largest entry whatever the size of the
- * archive.  The size recorded in an entry's header is never trusted: the
- * data is read until libarchive reports its end.
+ * archive.  The size recorded in an entry's header is never trusted to
+ * be right, only to be a bound: the data is read until libarchive
+ * reports its end, and an entry is refused, before its data is read, if
+ * its header declares more than AIN_MAXENTRY bytes, and as soon as its
+ * data outgrows what the header declared (or AIN_MAXENTRY where it
+ * declared nothing).  A zip bomb thus costs at most its declared size.
  *
- * Entries that are not regular files (directories, symbolic links,
- * devices, fifos) are skipped.  A hard link entry of a tar archive is
- * returned as a regular file with the data the archive holds for it,
- * which is usually none.  Hidden names are not filtered: that is the
- * caller's policy.
+ * Nothing is read from the file system but the archive itself: entries
+ * that are not regular files (directories, symbolic links, devices,
+ * fifos) are skipped, their targets never looked at; so are hard links
+ * (libarchive gives tar's no file type: their data is another entry's
+ * or a file's outside); an mtree "archive" is a list of names, not of
+ * local files to read.  An entry whose path has a
+ * ".." component is refused: a well-formed archive has none (tar strips
+ * them), and the ImageFolder layout would take ".." for a class.  Hidden
+ * names are not filtered: that is the caller's policy.
  *
  * A file that is no archive fails at the first ain_next() with
  * libarchive's "Unrecognized archive format"; an empty input fails with
@@ -29,6 +37,14 @@
 #define MIM_ARCHIVE_IN_H
 
 #include <stddef.h>
+
+enum {
+	/*
+	 * The largest entry read: more than any image image_decode()
+	 * accepts (2^28 pixels of 3 bytes is 768 MiB).
+	 */
+	AIN_MAXENTRY = 1 << 30
+};
 
 struct ain; /* opaque */
 
@@ -54,6 +70,14 @@ struct ain *ain_open(const char *path, int headers_only, char *msg,
  * every further call returns the same without reading.
  */
 int ain_next(struct ain *, struct ain_entry *e, char *msg, size_t msglen);
+
+/*
+ * From now on, return (and read the data of) only the entries whose
+ * normalised path want(arg, path) accepts with a non-zero value; the
+ * others are skipped without reading their data.  want NULL: all.
+ */
+void ain_filter(struct ain *, int (*want)(void *arg, const char *path),
+                void *arg);
 
 /* close and free; NULL is allowed */
 void ain_close(struct ain *);

@@ -17,10 +17,11 @@ enum {
 	GZBUF = 128 * 1024,       /* zlib's input buffer */
 	/*
 	 * The first data allocation: the whole size the header gives, up to
-	 * this; pages are only touched as data arrives, so a lying header
-	 * costs address space, not memory.  Larger sizes double from here.
+	 * this; larger sizes double from here as the data arrives (glibc
+	 * moves large blocks by remapping, not copying), so a lying header
+	 * costs neither memory nor address space.
 	 */
-	FIRSTBUF = 1 << 30,
+	FIRSTBUF = 1 << 20,
 	MAXCHUNK = 1 << 30        /* gzread takes an unsigned, returns an int */
 };
 

@@ -12,9 +12,8 @@
  * idx_load() reads the whole file and checks the magic, the type, the
  * rank (1..4), the dims product for overflow and that the data length is
  * exactly the product: a short file gives "truncated: got X of Y bytes",
- * extra bytes an error too.  Memory is touched only as the data arrives
- * (up to 1 GiB is reserved at once, beyond that it doubles), so a lying
- * header costs address space, not memory.
+ * extra bytes an error too.  Memory is allocated as the data arrives
+ * (1 MiB first, then doubling), so a lying header costs no memory.
  *
  * Messages say what was expected and what was found, and do not name
  * the file: the caller prefixes it.  Nothing here exits or prints.

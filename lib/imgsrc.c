@@ -400,6 +400,17 @@ imgsrc_next(struct imgsrc *s, struct srcitem *it, char *msg, size_t msglen)
 	return r;
 }
 
+/* ain_filter: only images in class folders are read */
+static int
+want_image(void *arg, const char *path)
+{
+	const struct imgsrc *s = arg;
+	const char *cls;
+	size_t len;
+
+	return classify(path, s->prefix, &cls, &len) == 1;
+}
+
 int
 imgsrc_rewind(struct imgsrc *s, char *msg, size_t msglen)
 {
@@ -411,5 +422,6 @@ imgsrc_rewind(struct imgsrc *s, char *msg, size_t msglen)
 		snprintf(msg, msglen, "%s: %s", s->path, sub);
 		return -1;
 	}
+	ain_filter(s->ain, want_image, s);
 	return 0;
 }

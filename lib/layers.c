@@ -7,6 +7,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
 
 #include "gemm.h"
 #include "layers.h"
@@ -16,14 +19,29 @@
 #include <omp.h>
 #endif
 
+/* flush subnormal results to zero and read subnormal inputs as zero,
+ * in the calling thread (MXCSR's FTZ and DAZ bits) */
+static void
+flush_subnormals(void)
+{
+#if defined(__x86_64__) || defined(__SSE2__)
+	_mm_setcsr(_mm_getcsr() | 0x8040);
+#endif
+}
+
 void
 layers_threads(int n)
 {
+	flush_subnormals();
 #ifdef _OPENMP
 	/* each OpenMP thread computes its own products: OpenBLAS, where it
 	 * is used, runs on the calling thread */
 	openblas_set_num_threads(1);
 	omp_set_num_threads(n);
+	/* the team's threads; a thread started later (a larger team)
+	 * inherits the flag from the thread that starts it */
+#pragma omp parallel
+	flush_subnormals();
 #else
 	openblas_set_num_threads(n);
 #endif

@@ -36,6 +36,13 @@
  * gets the n threads.  Tools call this rather than omp_set_num_threads:
  * only the training code is compiled with -fopenmp, so _OPENMP is not
  * defined in a tool.
+ *
+ * It also makes every one of those threads flush subnormal floats
+ * (below 1.2e-38) to zero, on x86-64 (MXCSR's FTZ and DAZ): a network
+ * whose softmax or GELU underflows would otherwise run every product
+ * touching them through the CPU's microcode assist, three times slower
+ * (seen with mim-train at a base learning rate of 1e-2), for values
+ * that change no result at float precision.
  */
 void layers_threads(int n);
 

@@ -3,9 +3,10 @@
  * tensor: the tensor stream format (formats/tensor-stream.md).
  *
  * A stream is a sequence of records, each one named tensor with its
- * dtype, dims (row-major, dims[0] outermost), key=value metadata and a
- * CRC-32 of its payload, ended by an end record that carries the record
- * count.  Several streams may follow each other (cat a.tsr b.tsr); a
+ * dtype, dims (row-major, dims[0] outermost), key=value metadata, a
+ * CRC-32 of its payload and (version 1.1) a CRC-32 of its header, ended
+ * by an end record that carries the record count.  The writer writes
+ * version 1.1; the reader reads 1.0 and 1.1.  Several streams may follow each other (cat a.tsr b.tsr); a
  * reader sees one sequence of records and returns 0 only at EOF right
  * after an end record.  Anything else -- EOF elsewhere, a bad header, a
  * CRC mismatch -- is an error with its own code and a message naming
@@ -47,15 +48,20 @@ enum tsr_dtype {
 
 enum {
 	TSR_MAJOR = 1,
-	TSR_MINOR = 0,
+	TSR_MINOR = 1,            /* what the writer writes */
 	TSR_ALIGN = 64,           /* header and payload alignment */
 	TSR_FIXED = 40,           /* fixed part of the header */
+	TSR_HCRC_AT = 36,         /* 1.1: offset of the header CRC */
+	TSR_ZCRC_LEN = 4,         /* 1.1: zlib records end their header
+	                             with a CRC-32 of the stored payload */
 	TSR_MAXRANK = 8,
 	TSR_MAXNAME = 255,
 	TSR_MAXMETA = 65536,
 	TSR_MAXHDR = 1 << 20,     /* cap on hdr_len */
 	TSR_FLAG_ZLIB = 1u << 0,  /* payload is one zlib stream */
-	TSR_FLAGS_KNOWN = TSR_FLAG_ZLIB
+	TSR_FLAG_HCRC = 1u << 1,  /* 1.1: the header carries its CRC-32;
+	                             set in every record of minor >= 1 */
+	TSR_FLAGS_KNOWN = TSR_FLAG_ZLIB | TSR_FLAG_HCRC
 };
 
 #define TSR_END_NAME "end" /* reserved: the end record */
@@ -82,7 +88,9 @@ enum tsr_err {
 	TSR_ECRC,      /* CRC-32 mismatch */
 	TSR_EEND,      /* end record malformed or its count is wrong */
 	TSR_ENOMEM,    /* cannot allocate the payload */
-	TSR_EUSAGE     /* caller error: bad tensor handed to the writer */
+	TSR_EUSAGE,    /* caller error: bad tensor handed to the writer */
+	TSR_EHCRC,     /* 1.1: header CRC-32 mismatch, or no HCRC flag */
+	TSR_EPAD       /* padding that must be zero is not */
 };
 
 struct tensor {
@@ -90,7 +98,8 @@ struct tensor {
 	int dtype;                  /* enum tsr_dtype */
 	int rank;                   /* 0..8; rank 0 has one element */
 	uint64_t dims[TSR_MAXRANK]; /* dims[0] outermost */
-	uint32_t flags;             /* as read; the writer's -z decides */
+	uint32_t flags;             /* TSR_FLAG_ZLIB as read; the writer's
+	                               -z decides what it writes */
 	uint32_t crc;               /* CRC-32 of the payload, set by read */
 	char *meta;                 /* "key=value\n"..., NUL-terminated */
 	size_t metalen;             /* strlen(meta) */
@@ -121,6 +130,8 @@ int tensor_copy(struct tensor *dst, const struct tensor *src);
 int tsr_name_ok(const char *name);
 /* zlib CRC-32 of any length */
 uint32_t tsr_crc32(const void *, size_t);
+/* 1.1: CRC-32 of a header of hdrlen bytes, its bytes 36-39 taken as 0 */
+uint32_t tsr_header_crc(const unsigned char *hdr, size_t hdrlen);
 
 /* metadata: keys are names ([a-z0-9_] segments joined by '.') */
 const char *tensor_meta_get(const struct tensor *, const char *key,

@@ -4,11 +4,16 @@
  *
  * The reader never seeks, so it works on pipes.  Every field is checked
  * before it is trusted: the header length is capped before it is read,
- * the element count and byte size are checked for overflow before
- * anything is allocated, and the payload CRC is always verified.
+ * a version 1.1 header is checked against its CRC-32 before any other
+ * field is used, the element count and byte size are checked for
+ * overflow before anything is allocated, a compressed payload is checked
+ * against the CRC of its stored bytes before zlib sees it, padding must
+ * be zeros, and the payload CRC is always verified.  Version 1.0 records
+ * (no header CRC) are read with the rules they were written under.
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +21,10 @@
 
 #include "tensor.h"
 
-enum { ZLIB_MAXRATIO = 1032 }; /* deflate's largest expansion */
+enum {
+	ZLIB_MAXRATIO = 1032, /* deflate's largest expansion */
+	FIRSTBUF = 1 << 20    /* a payload buffer starts at most this big */
+};
 
 static const char *errstr[] = {
 	[TSR_OK] = "no error",
@@ -40,6 +48,8 @@ static const char *errstr[] = {
 	[TSR_EEND] = "bad end record",
 	[TSR_ENOMEM] = "out of memory",
 	[TSR_EUSAGE] = "invalid tensor",
+	[TSR_EHCRC] = "header crc mismatch",
+	[TSR_EPAD] = "padding not zero",
 };
 
 const char *
@@ -135,10 +145,86 @@ ioerr(struct tsr_reader *r, const struct tensor *t)
 	return fail(r, t, TSR_EIO, "%s", strerror(errno));
 }
 
+/* the index of the first non-zero byte of p[0..n), or n */
+static size_t
+nonzero(const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && !p[i]; i++)
+		;
+	return i;
+}
+
+/*
+ * Check the fixed fields of a header read whole (and for minor 1 on
+ * found intact by its CRC), in the order of formats/tensor-stream.md
+ * section 11: sets t's dtype, rank and flags, *size and *namelen.
+ */
+static int
+check_fixed(struct tsr_reader *r, struct tensor *t, const unsigned char *h,
+            size_t *size, size_t *namelen)
+{
+	uint32_t flags = le32(h + 8), hdrlen = le32(h + 12);
+	uint32_t metalen = le32(h + 32);
+	int minor = h[5], zcrc = minor && (flags & TSR_FLAG_ZLIB);
+	size_t need, want;
+
+	t->dtype = h[6];
+	t->rank = h[7];
+	*namelen = le16(h + 28);
+	if (!(*size = tsr_dtype_size(t->dtype)))
+		return fail(r, NULL, TSR_EDTYPE, "code %d", t->dtype);
+	if (flags & ~(uint32_t)(minor ? TSR_FLAGS_KNOWN : TSR_FLAG_ZLIB))
+		return fail(r, NULL, TSR_EFLAGS, "0x%08x", (unsigned)flags);
+	t->flags = flags & TSR_FLAG_ZLIB;
+	if (t->rank > TSR_MAXRANK)
+		return fail(r, NULL, TSR_ERANK, "%d, at most %d", t->rank,
+		            TSR_MAXRANK);
+	if (!minor && (le16(h + 30) || le32(h + TSR_HCRC_AT)))
+		return fail(r, NULL, TSR_ERESERVED, "bytes 30-31 and 36-39");
+	if (minor && le16(h + 30))
+		return fail(r, NULL, TSR_ERESERVED, "bytes 30-31");
+	if (*namelen < 1 || *namelen > TSR_MAXNAME)
+		return fail(r, NULL, TSR_ENAME, "length %zu, expected 1 to %d",
+		            *namelen, TSR_MAXNAME);
+	if (metalen > TSR_MAXMETA)
+		return fail(r, NULL, TSR_EMETA, "length %u, at most %d",
+		            (unsigned)metalen, TSR_MAXMETA);
+	need = TSR_FIXED + 8 * (size_t)t->rank + *namelen + metalen +
+	       (zcrc ? TSR_ZCRC_LEN : 0);
+	want = (need + TSR_ALIGN - 1) / TSR_ALIGN * TSR_ALIGN;
+	/* 1.1: the length follows from fields that the CRC covers */
+	if (minor == 1 && hdrlen != want)
+		return fail(r, NULL, TSR_EHDRLEN,
+		            "%u, expected %zu for %zu header bytes",
+		            (unsigned)hdrlen, want, need);
+	if (hdrlen < need)
+		return fail(r, NULL, TSR_EHDRLEN,
+		            "%u, expected a multiple of %d from %zu to %d",
+		            (unsigned)hdrlen, TSR_ALIGN, need, TSR_MAXHDR);
+	return 0;
+}
+
+/* 1.1: the header padding after meta is zeros (other minors: ignored) */
+static int
+check_hdrpad(struct tsr_reader *r, struct tensor *t, const unsigned char *h)
+{
+	size_t end, n, at;
+
+	if (h[5] != 1)
+		return 0;
+	end = TSR_FIXED + 8 * (size_t)t->rank + le16(h + 28) + le32(h + 32);
+	n = le32(h + 12) - end - ((t->flags & TSR_FLAG_ZLIB) ? TSR_ZCRC_LEN : 0);
+	if ((at = nonzero(h + end, n)) < n)
+		return fail(r, t, TSR_EPAD, "header byte %zu", end + at);
+	return 0;
+}
+
 /* parse dims, name and meta from the variable part of the header */
 static int
 parse_header(struct tsr_reader *r, struct tensor *t, const unsigned char *h,
-             uint32_t hdrlen, size_t namelen, size_t metalen)
+             size_t namelen, size_t metalen)
 {
 	const unsigned char *p = h + TSR_FIXED;
 	size_t i;
@@ -185,17 +271,73 @@ parse_header(struct tsr_reader *r, struct tensor *t, const unsigned char *h,
 		*eq = '=';
 		i = nl - t->meta + 1;
 	}
-	(void)hdrlen;
 	return 0;
 }
 
+/*
+ * Read n bytes into *buf, whose capacity *cap grows (from FIRSTBUF,
+ * doubling) as they arrive: a header that claims more bytes than the
+ * input holds costs no memory, only a truncated record.
+ */
 static int
-read_payload(struct tsr_reader *r, struct tensor *t, uint64_t plen)
+read_grow(struct tsr_reader *r, struct tensor *t, void **buf, size_t *cap,
+          uint64_t n)
 {
-	size_t got;
+	size_t got = 0, want, k, ncap;
+	void *p;
+
+	while (got < n) {
+		if (got == *cap) {
+			ncap = *cap < FIRSTBUF   ? FIRSTBUF
+			       : *cap > SIZE_MAX / 2 ? SIZE_MAX
+			                           : 2 * *cap;
+			if (ncap > n)
+				ncap = n;
+			if (!(p = realloc(*buf, ncap)))
+				return fail(r, t, TSR_ENOMEM, "%llu payload bytes",
+				            (unsigned long long)n);
+			*buf = p;
+			*cap = ncap;
+		}
+		want = (n < *cap ? n : *cap) - got;
+		k = readn(r, (char *)*buf + got, want);
+		got += k;
+		if (k < want) {
+			if (ferror(r->fp))
+				return ioerr(r, t);
+			return fail(r, t, TSR_ETRUNC, "got %zu of %llu payload bytes",
+			            got, (unsigned long long)n);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Read the stored payload into t->data, inflating it if it is zlib
+ * data; zcrc, if not NULL, is the CRC-32 the stored bytes must have.
+ */
+static int
+read_payload(struct tsr_reader *r, struct tensor *t, uint64_t plen,
+             const uint32_t *zcrc)
+{
 	uLongf outlen;
+	uint32_t crc;
+	void *zbuf = r->zbuf;
 	int zerr;
 
+	if (!(t->flags & TSR_FLAG_ZLIB))
+		return read_grow(r, t, &t->data, &t->datacap, t->nbytes);
+	zerr = read_grow(r, t, &zbuf, &r->zcap, plen);
+	r->zbuf = zbuf;
+	if (zerr < 0)
+		return -1;
+	/* 1.1: the stored bytes are checked before zlib sees them */
+	if (zcrc && (crc = tsr_crc32(r->zbuf, plen)) != *zcrc)
+		return fail(r, t, TSR_ECRC,
+		            "stored %08x, computed %08x over the %llu compressed "
+		            "bytes", (unsigned)*zcrc, (unsigned)crc,
+		            (unsigned long long)plen);
+	/* at most 1032 bytes for each stored byte, all of them there */
 	if (t->nbytes > t->datacap) {
 		void *d = realloc(t->data, t->nbytes);
 
@@ -204,50 +346,118 @@ read_payload(struct tsr_reader *r, struct tensor *t, uint64_t plen)
 		t->data = d;
 		t->datacap = t->nbytes;
 	}
-	if (!(t->flags & TSR_FLAG_ZLIB)) {
-		got = readn(r, t->data, t->nbytes);
-		if (got != t->nbytes) {
-			if (ferror(r->fp))
-				return ioerr(r, t);
-			return fail(r, t, TSR_ETRUNC, "got %zu of %zu payload bytes",
-			            got, t->nbytes);
-		}
-	} else {
-		if (plen > r->zcap) {
-			unsigned char *z = realloc(r->zbuf, plen);
-
-			if (!z)
-				return fail(r, t, TSR_ENOMEM, "%llu payload bytes",
-				            (unsigned long long)plen);
-			r->zbuf = z;
-			r->zcap = plen;
-		}
-		got = readn(r, r->zbuf, plen);
-		if (got != plen) {
-			if (ferror(r->fp))
-				return ioerr(r, t);
-			return fail(r, t, TSR_ETRUNC, "got %zu of %llu payload bytes",
-			            got, (unsigned long long)plen);
-		}
-		outlen = t->nbytes;
-		zerr = uncompress(t->data, &outlen, r->zbuf, plen);
-		if (zerr != Z_OK || outlen != t->nbytes)
-			return fail(r, t, TSR_EZLIB, "%s, %lu of %zu bytes",
-			            zerr == Z_OK ? "short" : zError(zerr),
-			            (unsigned long)outlen, t->nbytes);
-	}
+	outlen = t->nbytes;
+	zerr = uncompress(t->data, &outlen, r->zbuf, plen);
+	if (zerr != Z_OK || outlen != t->nbytes)
+		return fail(r, t, TSR_EZLIB, "%s, %lu of %zu bytes",
+		            zerr == Z_OK ? "short" : zError(zerr),
+		            (unsigned long)outlen, t->nbytes);
 	return 0;
+}
+
+/* read and check the padding after a payload of plen bytes */
+static int
+read_padding(struct tsr_reader *r, struct tensor *t, uint64_t plen)
+{
+	unsigned char pad[TSR_ALIGN];
+	size_t padlen = (TSR_ALIGN - plen % TSR_ALIGN) % TSR_ALIGN, got, at;
+
+	got = readn(r, pad, padlen);
+	if (got != padlen) {
+		if (ferror(r->fp))
+			return ioerr(r, t);
+		return fail(r, t, TSR_ETRUNC, "got %zu of %zu padding bytes", got,
+		            padlen);
+	}
+	if ((at = nonzero(pad, padlen)) < padlen)
+		return fail(r, t, TSR_EPAD, "payload padding byte %zu of %zu", at,
+		            padlen);
+	return 0;
+}
+
+/* the end record: a u64 scalar counting the records of its stream */
+static int
+check_end(struct tsr_reader *r, struct tensor *t)
+{
+	uint64_t end;
+
+	if (t->dtype != TSR_U64 || t->rank != 0)
+		return fail(r, t, TSR_EEND, "expected a u64 scalar");
+	memcpy(&end, t->data, 8);
+	if (end != r->inseg)
+		return fail(r, t, TSR_EEND,
+		            "it counts %llu records, the stream had %llu",
+		            (unsigned long long)end, (unsigned long long)r->inseg);
+	return 0;
+}
+
+/*
+ * Read the header of a record whose first byte is there: the fixed 40
+ * bytes, then -- once hdr_len is known to be sane -- the rest, then for
+ * minor 1 on its CRC, then every field.  *hp is the header (free it).
+ */
+static int
+read_header(struct tsr_reader *r, struct tensor *t, unsigned char **hp,
+            size_t *size, size_t *namelen)
+{
+	unsigned char fixed[TSR_FIXED], *hdr;
+	uint32_t hdrlen, stored, crc;
+	size_t got;
+
+	*hp = NULL;
+	got = readn(r, fixed, TSR_FIXED);
+	if (got != TSR_FIXED) {
+		if (ferror(r->fp))
+			return ioerr(r, NULL);
+		return fail(r, NULL, TSR_ETRUNC, "got %zu of %d header bytes", got,
+		            TSR_FIXED);
+	}
+	if (memcmp(fixed, "\x93TSR", 4))
+		return fail(r, NULL, TSR_EMAGIC,
+		            "expected 93 54 53 52, got %02x %02x %02x %02x",
+		            fixed[0], fixed[1], fixed[2], fixed[3]);
+	if (fixed[4] != TSR_MAJOR)
+		return fail(r, NULL, TSR_EVERSION, "major %d, this reader knows %d",
+		            fixed[4], TSR_MAJOR);
+	/* only the length is used before the CRC: bound it, then read */
+	hdrlen = le32(fixed + 12);
+	if (hdrlen < TSR_ALIGN || hdrlen > TSR_MAXHDR || hdrlen % TSR_ALIGN)
+		return fail(r, NULL, TSR_EHDRLEN,
+		            "%u, expected a multiple of %d from %d to %d",
+		            (unsigned)hdrlen, TSR_ALIGN, TSR_ALIGN, TSR_MAXHDR);
+	if (!(hdr = malloc(hdrlen)))
+		return fail(r, NULL, TSR_ENOMEM, "%u header bytes",
+		            (unsigned)hdrlen);
+	*hp = hdr;
+	memcpy(hdr, fixed, TSR_FIXED);
+	got = readn(r, hdr + TSR_FIXED, hdrlen - TSR_FIXED);
+	if (got != hdrlen - TSR_FIXED) {
+		if (ferror(r->fp))
+			return ioerr(r, NULL);
+		return fail(r, NULL, TSR_ETRUNC, "got %zu of %u header bytes",
+		            got + TSR_FIXED, (unsigned)hdrlen);
+	}
+	if (hdr[5] >= 1) {
+		if (!(le32(hdr + 8) & TSR_FLAG_HCRC))
+			return fail(r, NULL, TSR_EHCRC,
+			            "minor %d without the HCRC flag", hdr[5]);
+		stored = le32(hdr + TSR_HCRC_AT);
+		if ((crc = tsr_header_crc(hdr, hdrlen)) != stored)
+			return fail(r, NULL, TSR_EHCRC, "stored %08x, computed %08x",
+			            (unsigned)stored, (unsigned)crc);
+	}
+	return check_fixed(r, t, hdr, size, namelen);
 }
 
 /* 1 a record, 2 an end record, 0 clean EOF, -1 an error */
 static int
 read_record(struct tsr_reader *r, struct tensor *t)
 {
-	unsigned char fixed[TSR_FIXED], *hdr = NULL, pad[TSR_ALIGN];
-	uint64_t plen, count, end;
-	uint32_t hdrlen, metalen, crc;
-	size_t got, namelen, size, need, padlen;
-	int c, i;
+	unsigned char *hdr;
+	uint64_t plen, count;
+	uint32_t hdrlen, crc, zcrc;
+	size_t namelen = 0, size = 0;
+	int c, rc, haszcrc;
 
 	t->name[0] = '\0';
 	/* EOF here is clean only right after an end record */
@@ -263,64 +473,21 @@ read_record(struct tsr_reader *r, struct tensor *t)
 	}
 	ungetc(c, r->fp);
 
-	got = readn(r, fixed, TSR_FIXED);
-	if (got != TSR_FIXED) {
-		if (ferror(r->fp))
-			return ioerr(r, NULL);
-		return fail(r, NULL, TSR_ETRUNC, "got %zu of %d header bytes", got,
-		            TSR_FIXED);
-	}
-	if (memcmp(fixed, "\x93TSR", 4))
-		return fail(r, NULL, TSR_EMAGIC,
-		            "expected 93 54 53 52, got %02x %02x %02x %02x",
-		            fixed[0], fixed[1], fixed[2], fixed[3]);
-	if (fixed[4] != TSR_MAJOR)
-		return fail(r, NULL, TSR_EVERSION, "major %d, this reader knows %d",
-		            fixed[4], TSR_MAJOR);
-	t->dtype = fixed[6];
-	t->rank = fixed[7];
-	t->flags = le32(fixed + 8);
-	hdrlen = le32(fixed + 12);
-	plen = le64(fixed + 16);
-	crc = le32(fixed + 24);
-	namelen = le16(fixed + 28);
-	metalen = le32(fixed + 32);
-	if (!(size = tsr_dtype_size(t->dtype)))
-		return fail(r, NULL, TSR_EDTYPE, "code %d", t->dtype);
-	if (t->flags & ~(uint32_t)TSR_FLAGS_KNOWN)
-		return fail(r, NULL, TSR_EFLAGS, "0x%08x", (unsigned)t->flags);
-	if (t->rank > TSR_MAXRANK)
-		return fail(r, NULL, TSR_ERANK, "%d, at most %d", t->rank,
-		            TSR_MAXRANK);
-	if (le16(fixed + 30) || le32(fixed + 36))
-		return fail(r, NULL, TSR_ERESERVED, "bytes 30-31 and 36-39");
-	if (namelen < 1 || namelen > TSR_MAXNAME)
-		return fail(r, NULL, TSR_ENAME, "length %zu, expected 1 to %d",
-		            namelen, TSR_MAXNAME);
-	if (metalen > TSR_MAXMETA)
-		return fail(r, NULL, TSR_EMETA, "length %u, at most %d",
-		            (unsigned)metalen, TSR_MAXMETA);
-	need = TSR_FIXED + 8 * (size_t)t->rank + namelen + metalen;
-	if (hdrlen < need || hdrlen > TSR_MAXHDR || hdrlen % TSR_ALIGN)
-		return fail(r, NULL, TSR_EHDRLEN,
-		            "%u, expected a multiple of %d from %zu to %d",
-		            (unsigned)hdrlen, TSR_ALIGN, need, TSR_MAXHDR);
-
-	if (!(hdr = malloc(hdrlen)))
-		return fail(r, NULL, TSR_ENOMEM, NULL);
-	memcpy(hdr, fixed, TSR_FIXED);
-	got = readn(r, hdr + TSR_FIXED, hdrlen - TSR_FIXED);
-	if (got != hdrlen - TSR_FIXED) {
+	rc = read_header(r, t, &hdr, &size, &namelen);
+	if (rc == 0)
+		rc = parse_header(r, t, hdr, namelen, le32(hdr + 32));
+	if (rc == 0)
+		rc = check_hdrpad(r, t, hdr);
+	if (rc < 0) {
 		free(hdr);
-		if (ferror(r->fp))
-			return ioerr(r, NULL);
-		return fail(r, NULL, TSR_ETRUNC, "got %zu of %u header bytes",
-		            got + TSR_FIXED, (unsigned)hdrlen);
-	}
-	i = parse_header(r, t, hdr, hdrlen, namelen, metalen);
-	free(hdr);
-	if (i < 0)
 		return -1;
+	}
+	hdrlen = le32(hdr + 12);
+	plen = le64(hdr + 16);
+	crc = le32(hdr + 24);
+	haszcrc = hdr[5] && (t->flags & TSR_FLAG_ZLIB);
+	zcrc = haszcrc ? le32(hdr + hdrlen - TSR_ZCRC_LEN) : 0;
+	free(hdr);
 
 	switch (tsr_count(t->rank, t->dims, size, &count)) {
 	case -1:
@@ -345,30 +512,17 @@ read_record(struct tsr_reader *r, struct tensor *t)
 		            "payload_len %llu cannot inflate to %zu bytes",
 		            (unsigned long long)plen, t->nbytes);
 
-	if (read_payload(r, t, plen) < 0)
+	if (read_payload(r, t, plen, haszcrc ? &zcrc : NULL) < 0 ||
+	    read_padding(r, t, plen) < 0)
 		return -1;
-	padlen = (TSR_ALIGN - (hdrlen + plen) % TSR_ALIGN) % TSR_ALIGN;
-	got = readn(r, pad, padlen);
-	if (got != padlen) {
-		if (ferror(r->fp))
-			return ioerr(r, t);
-		return fail(r, t, TSR_ETRUNC, "got %zu of %zu padding bytes", got,
-		            padlen);
-	}
 	t->crc = tsr_crc32(t->data, t->nbytes);
 	if (t->crc != crc)
 		return fail(r, t, TSR_ECRC, "stored %08x, computed %08x",
 		            (unsigned)crc, (unsigned)t->crc);
 
 	if (!strcmp(t->name, TSR_END_NAME)) {
-		if (t->dtype != TSR_U64 || t->rank != 0)
-			return fail(r, t, TSR_EEND, "expected a u64 scalar");
-		memcpy(&end, t->data, 8);
-		if (end != r->inseg)
-			return fail(r, t, TSR_EEND,
-			            "it counts %llu records, the stream had %llu",
-			            (unsigned long long)end,
-			            (unsigned long long)r->inseg);
+		if (check_end(r, t) < 0)
+			return -1;
 		r->state = 2;
 		r->inseg = 0;
 		r->nend++;

@@ -5,6 +5,9 @@
  * The writer never seeks and needs no record count in advance: each
  * record is self-contained, and tsr_finish() appends the end record
  * (name "end", u64 scalar = records since the previous end record).
+ * It writes version 1.1: every header carries the HCRC flag and its own
+ * CRC-32 at offset 36, and a compressed record's header ends with the
+ * CRC-32 of its stored (zlib) bytes.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -76,6 +79,17 @@ tsr_crc32(const void *data, size_t n)
 	return crc32_fast(0, data, n);
 }
 
+uint32_t
+tsr_header_crc(const unsigned char *hdr, size_t hdrlen)
+{
+	static const unsigned char zero[4];
+	uint32_t crc;
+
+	crc = crc32_fast(0, hdr, TSR_HCRC_AT);
+	crc = crc32_fast(crc, zero, sizeof(zero));
+	return crc32_fast(crc, hdr + TSR_HCRC_AT + 4, hdrlen - TSR_HCRC_AT - 4);
+}
+
 static int
 write_record(struct tsr_writer *w, const struct tensor *t, int crcok,
              int internal)
@@ -86,6 +100,7 @@ write_record(struct tsr_writer *w, const struct tensor *t, int crcok,
 	size_t namelen = strlen(t->name), need, hdrlen, i;
 	uint64_t plen = t->nbytes, count;
 	uLongf zlen;
+	int zlib;
 
 	if (!tsr_name_ok(t->name))
 		return fail(w, "bad tensor name '%s'", t->name);
@@ -120,7 +135,9 @@ write_record(struct tsr_writer *w, const struct tensor *t, int crcok,
 		plen = zlen;
 	}
 
-	need = TSR_FIXED + 8 * t->rank + namelen + t->metalen;
+	zlib = w->compress && t->nbytes;
+	need = TSR_FIXED + 8 * t->rank + namelen + t->metalen +
+	       (zlib ? TSR_ZCRC_LEN : 0);
 	hdrlen = (need + TSR_ALIGN - 1) / TSR_ALIGN * TSR_ALIGN;
 	if (!(hdr = calloc(1, hdrlen)))
 		return fail(w, "'%s': out of memory", t->name);
@@ -129,7 +146,7 @@ write_record(struct tsr_writer *w, const struct tensor *t, int crcok,
 	hdr[5] = TSR_MINOR;
 	hdr[6] = t->dtype;
 	hdr[7] = t->rank;
-	put32(hdr + 8, (w->compress && t->nbytes) ? TSR_FLAG_ZLIB : 0);
+	put32(hdr + 8, TSR_FLAG_HCRC | (zlib ? TSR_FLAG_ZLIB : 0));
 	put32(hdr + 12, hdrlen);
 	put64(hdr + 16, plen);
 	put32(hdr + 24, crcok ? t->crc : tsr_crc32(t->data, t->nbytes));
@@ -141,6 +158,9 @@ write_record(struct tsr_writer *w, const struct tensor *t, int crcok,
 	if (t->metalen)
 		memcpy(hdr + TSR_FIXED + 8 * t->rank + namelen, t->meta,
 		       t->metalen);
+	if (zlib)
+		put32(hdr + hdrlen - TSR_ZCRC_LEN, tsr_crc32(payload, plen));
+	put32(hdr + TSR_HCRC_AT, tsr_header_crc(hdr, hdrlen));
 
 	if (fwrite(hdr, 1, hdrlen, w->fp) != hdrlen ||
 	    (plen && fwrite(payload, 1, plen, w->fp) != plen) ||

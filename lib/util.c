@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -28,6 +30,7 @@ setargv0(const char *s)
 	const char *p = strrchr(s, '/');
 
 	argv0 = p ? p + 1 : s;
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 static void
@@ -261,6 +264,10 @@ ofile_open(const char *path, int binary)
 		pipe_grow(stdout);
 		return stdout;
 	}
+	for (i = 0; i < LEN(ofiles) && ofiles[i].fp; i++)
+		;
+	if (i == LEN(ofiles))
+		die("%s: too many output files", path);
 	/* a device or a pipe (-o /dev/null) is written in place */
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 		if (!(fp = fopen(path, "wb")))
@@ -268,12 +275,10 @@ ofile_open(const char *path, int binary)
 		if (binary && isatty(fileno(fp)))
 			die("refusing to write binary tensor stream to a terminal");
 		pipe_grow(fp);
+		ofiles[i].path = estrdup(path);
+		ofiles[i].fp = fp;
 		return fp;
 	}
-	for (i = 0; i < LEN(ofiles) && ofiles[i].fp; i++)
-		;
-	if (i == LEN(ofiles))
-		die("%s: too many output files", path);
 	n = strlen(path) + 5;
 	ofiles[i].path = estrdup(path);
 	ofiles[i].tmp = emalloc(n);
@@ -284,27 +289,55 @@ ofile_open(const char *path, int binary)
 	return fp;
 }
 
+/* make a rename in path's directory durable; best effort */
+static void
+syncdir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int fd;
+
+	if (!(dir = strdup(slash ? path : ".")))
+		return;
+	if (slash)
+		dir[slash - path + (slash == path)] = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(dir);
+}
+
 void
 ofile_close(FILE *fp)
 {
 	size_t i;
 
+	/* one line for a full disk: "tool: out.tsr: write: No space..." */
 	if (fp == stdout) {
-		if (fshut(fp, "<stdout>"))
-			die("<stdout>: output incomplete");
+		if (fflush(fp) == EOF || ferror(fp))
+			die("<stdout>: write:");
 		return;
 	}
 	for (i = 0; i < LEN(ofiles) && ofiles[i].fp != fp; i++)
 		;
-	if (i == LEN(ofiles)) { /* written in place */
-		if (fshut(fp, "output"))
-			die("output incomplete");
+	if (i == LEN(ofiles) || !ofiles[i].tmp) { /* written in place */
+		if (fflush(fp) == EOF || ferror(fp) || fclose(fp) == EOF)
+			die("%s: write:", i < LEN(ofiles) ? ofiles[i].path : "output");
+		if (i < LEN(ofiles)) {
+			free(ofiles[i].path);
+			memset(&ofiles[i], 0, sizeof(ofiles[i]));
+		}
 		return;
 	}
-	if (fshut(fp, ofiles[i].tmp))
-		die("%s: output incomplete", ofiles[i].path);
+	if (fflush(fp) == EOF || ferror(fp) || fsync(fileno(fp)) < 0 ||
+	    fclose(fp) == EOF) {
+		ofiles[i].fp = NULL;
+		die("%s: write:", ofiles[i].path);
+	}
 	if (rename(ofiles[i].tmp, ofiles[i].path) < 0)
 		die("rename %s to %s:", ofiles[i].tmp, ofiles[i].path);
+	syncdir(ofiles[i].path);
 	free(ofiles[i].tmp);
 	free(ofiles[i].path);
 	memset(&ofiles[i], 0, sizeof(ofiles[i]));

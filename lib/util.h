@@ -23,6 +23,12 @@
 
 extern const char *argv0;
 
+/*
+ * The tool's name for messages, from argv[0].  Every tool calls it
+ * first; it also makes a file size limit (ulimit -f) a write error
+ * (EFBIG) that is reported and cleaned up like a full disk, rather than
+ * a death by SIGXFSZ that leaves a temporary file behind.
+ */
 void setargv0(const char *);
 void warn(const char *, ...);
 _Noreturn void die(const char *, ...);
@@ -53,8 +59,11 @@ int fshut(FILE *, const char *);
 /*
  * Output files.  ofile_open(path) returns stdout for NULL or "-", after
  * refusing a terminal when binary is set; otherwise it opens "path.tmp"
- * that ofile_close() renames over path.  If the tool dies first, the
- * temporary file is removed, so a failed run leaves no partial output.
+ * that ofile_close() flushes, syncs to the disk (fsync) and renames over
+ * path, so that path holds the old contents or the whole new ones, even
+ * after a crash of the machine.  If the tool dies first, the temporary
+ * file is removed, so a failed run leaves no partial output; if it is
+ * killed (SIGKILL), path is untouched and only "path.tmp" is left.
  * A path that exists and is not a regular file (/dev/null, a FIFO) is
  * written in place.
  */

@@ -10,14 +10,17 @@ include pipelines/common.mk
 .DEFAULT_GOAL = curves
 
 CURVE_RUNS = $(filter-out untrained,$(MAIN_RUNS))
-CURVE_DIR = $(W)/main/s$(SEED1)
+# the run $1 of the main budget, first seed, without extension
+curve_path = $(W)/$(call run_path,$1,$(MAIN_EPOCHS),$(SEED1))
 
 curves: $(OUT)/curves.png
 
-$(OUT)/curves.png: $(CURVE_RUNS:%=$(CURVE_DIR)/%.ckpt) pipelines/curves.gp
-	gnuplot -e "dir='$(CURVE_DIR)'; pix='$(filter mae%,$(CURVE_RUNS))'; \
-	    tok='$(filter cm-%,$(CURVE_RUNS))'; out='$@.tmp'; \
-	    data='$(DATASET)'; budget='$(MAIN_EPOCHS)'" pipelines/curves.gp
+$(OUT)/curves.png: $(foreach r,$(CURVE_RUNS),$(call curve_path,$r).ckpt) \
+    pipelines/curves.gp
+	gnuplot -e "data='$(DATASET)'; budget='$(MAIN_EPOCHS)'; out='$@.tmp'; \
+	    pix='$(foreach r,$(filter mae%,$(CURVE_RUNS)),$(call curve_path,$r))'; \
+	    tok='$(foreach r,$(filter cm-%,$(CURVE_RUNS)),$(call curve_path,$r))'" \
+	    pipelines/curves.gp
 	mv $@.tmp $@
 
 .PHONY: curves

@@ -243,6 +243,35 @@ print("ok")'
 	assert_success
 }
 
+@test "patchify: -x i/n takes every image but shard i of n, on files and archives" {
+	patchify -p 4 -n 101 -b 1 "$TEST" | tensorinfo | awk '$2 == "patches" { print $5 }' > all
+	patchify -p 4 -n 101 -b 1 -x 1/3 "$TEST" | tensorinfo | awk '$2 == "patches" { print $5 }' > rest
+	run bash -c "awk 'NR % 3 != 2' all | diff - rest"
+	assert_success
+	patchify -p 4 -n 101 -x 1/3 "$TEST" > x.tsr
+	run meta x.tsr patches images
+	assert_output 67
+	run meta x.tsr patches exclude
+	assert_output 1/3
+	# shuffled, the same images in another order
+	patchify -p 4 -n 101 -b 1 -u -S 4 -x 1/3 "$TEST" | tensorinfo | awk '$2 == "patches" { print $5 }' > shuf
+	run bash -c "sort rest | diff - <(sort shuf)"
+	assert_success
+	cmp -s rest shuf && fail "-u did not reorder"
+	# an archive read in one pass: the complement of -k there too
+	patchify -p 8 -P train -b 1 -k 0/4 "$FIX/tree.tar" | tensorinfo | awk '$2 == "patches" { print $5 }' > k0
+	patchify -p 8 -P train -b 1 -x 0/4 "$FIX/tree.tar" | tensorinfo | awk '$2 == "patches" { print $5 }' > x0
+	patchify -p 8 -P train -b 1 "$FIX/tree.tar" | tensorinfo | awk '$2 == "patches" { print $5 }' > t
+	run bash -c "sort k0 x0 | diff - <(sort t)"
+	assert_success
+	[ -s k0 ] && [ -s x0 ]
+	run patchify -p 4 -k 0/2 -x 1/2 "$TEST"
+	assert_failure 2
+	assert_output --partial "only one of -k and -x"
+	run patchify -p 4 -x 0/1 "$TEST"
+	assert_failure 2
+}
+
 @test "patchify: augmentation keeps the geometry and changes the pixels" {
 	patchify -p 4 -n 64 "$TEST" > plain.tsr
 	patchify -a -p 4 -n 64 "$TEST" > aug.tsr

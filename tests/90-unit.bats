@@ -39,6 +39,10 @@ run_unit() {
 	run_unit unit-metrics
 }
 
+@test "unit: augmentation graph, alpha and spectrum against the naive twin" {
+	run_unit unit-augraph
+}
+
 @test "unit: tensor stream reader and writer" {
 	run_unit unit-tensor
 }

@@ -40,3 +40,36 @@ tsr_field() {
 python3() {
 	/usr/bin/python3 "$@"
 }
+
+# poke FILE OFFSET HEX...: overwrite bytes at a decimal offset
+poke() {
+	local f=$1 off=$2 s="" b
+	shift 2
+	for b; do s+="\\x$b"; done
+	printf "$s" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+}
+
+# reseal FILE: give each version 1.1 header of FILE the header CRC (and
+# a zlib record the CRC of its stored bytes) that its bytes now call
+# for, as a writer of the altered fields would; stops at a header whose
+# hdr_len cannot be followed
+reseal() {
+	python3 - "$1" <<-'EOF'
+	import struct, sys, zlib
+	f = sys.argv[1]
+	b = bytearray(open(f, "rb").read())
+	o = 0
+	while o + 40 <= len(b):
+	    flags, hlen, plen = struct.unpack_from("<IIQ", b, o + 8)
+	    if hlen < 64 or hlen % 64 or o + hlen > len(b):
+	        break
+	    if b[o + 5] >= 1:
+	        if flags & 1:
+	            z = zlib.crc32(b[o + hlen:o + hlen + plen])
+	            struct.pack_into("<I", b, o + hlen - 4, z)
+	        b[o + 36:o + 40] = bytes(4)
+	        struct.pack_into("<I", b, o + 36, zlib.crc32(b[o:o + hlen]))
+	    o += hlen + (plen + 63) // 64 * 64
+	open(f, "wb").write(b)
+	EOF
+}

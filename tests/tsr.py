@@ -3,6 +3,7 @@
 """tsr.py: an independent tensor stream reader, for the tests.
 
 Written from formats/tensor-stream.md alone (sections 3 to 12 and 17),
+for versions 1.0 and 1.1,
 with the Python standard library only, and sharing nothing with the C
 library.  tests/00-stream.bats checks that it lists the example files
 as tensorinfo does and rejects the same broken inputs, so the document
@@ -24,6 +25,7 @@ MAXNAME = 255
 MAXMETA = 65536
 MAXHDR = 1 << 20
 FLAG_ZLIB = 1
+FLAG_HCRC = 2       # 1.1: the header carries its CRC-32 at offset 36
 MAXRATIO = 1032     # deflate never inflates more than 1032:1
 DTYPES = {1: ("u8", 1), 2: ("i8", 1), 3: ("u16", 2), 4: ("i16", 2),
           5: ("u32", 4), 6: ("i32", 4), 7: ("u64", 8), 8: ("i64", 8),
@@ -120,47 +122,71 @@ class Reader:
         (magic, major, minor, dtype, rank, flags, hdr_len, plen, crc,
          name_len, res0, meta_len, res1) = struct.unpack(
             "<4sBBBBIIQIHHII", fixed)
-        # 3-11: checks on the fixed part, in the order of section 11
+        # 3-5: magic, major and the header length, the only field used
+        # before the header CRC (1.1) is checked
         if magic != b"\x93TSR":
             self.fail("bad magic", "expected 93 54 53 52, got " +
                       " ".join("%02x" % c for c in magic))
         if major != 1:
             self.fail("unsupported version",
                       "major %d, this reader knows 1" % major)
+        if hdr_len < ALIGN or hdr_len > MAXHDR or hdr_len % ALIGN:
+            self.fail("bad header length",
+                      "%d, expected a multiple of %d from %d to %d" %
+                      (hdr_len, ALIGN, ALIGN, MAXHDR))
+        # 6: the rest of the header
+        rest = self.readn(hdr_len - 40)
+        if len(rest) < hdr_len - 40:
+            self.fail("truncated record", "got %d of %d header bytes" %
+                      (40 + len(rest), hdr_len))
+        header = fixed + rest
+        # 7: the header CRC (minor 1 and later)
+        if minor >= 1:
+            if not flags & FLAG_HCRC:
+                self.fail("header crc mismatch",
+                          "minor %d without the HCRC flag" % minor)
+            got = zlib.crc32(header[:36] + bytes(4) + header[40:])
+            if got != res1:
+                self.fail("header crc mismatch",
+                          "stored %08x, computed %08x" % (res1, got))
+        # 8-14: the fields, in the order of section 11
         if dtype not in DTYPES:
             self.fail("unknown dtype", "code %d" % dtype)
-        if flags & ~FLAG_ZLIB:
+        if flags & ~(FLAG_ZLIB | (FLAG_HCRC if minor else 0)):
             self.fail("unknown flags", "0x%08x" % flags)
         if rank > MAXRANK:
             self.fail("rank too large", "%d, at most %d" % (rank, MAXRANK))
-        if res0 or res1:
+        if minor == 0 and (res0 or res1):
             self.fail("reserved field not zero", "bytes 30-31 and 36-39")
+        if minor and res0:
+            self.fail("reserved field not zero", "bytes 30-31")
         if not 1 <= name_len <= MAXNAME:
             self.fail("bad name", "length %d, expected 1 to %d" %
                       (name_len, MAXNAME))
         if meta_len > MAXMETA:
             self.fail("bad meta", "length %d, at most %d" %
                       (meta_len, MAXMETA))
-        need = 40 + 8 * rank + name_len + meta_len
-        if hdr_len < need or hdr_len > MAXHDR or hdr_len % ALIGN:
+        end = 40 + 8 * rank + name_len + meta_len
+        zcrc = minor >= 1 and flags & FLAG_ZLIB
+        need = end + (4 if zcrc else 0)
+        if minor == 1 and hdr_len != align64(need):
+            self.fail("bad header length",
+                      "%d, expected %d for %d header bytes" %
+                      (hdr_len, align64(need), need))
+        if hdr_len < need:
             self.fail("bad header length",
                       "%d, expected a multiple of %d from %d to %d" %
                       (hdr_len, ALIGN, need, MAXHDR))
-        # 12: the rest of the header
-        rest = self.readn(hdr_len - 40)
-        if len(rest) < hdr_len - 40:
-            self.fail("truncated record", "got %d of %d header bytes" %
-                      (40 + len(rest), hdr_len))
         dims = list(struct.unpack_from("<%dQ" % rank, rest, 0))
         off = 8 * rank
         name = rest[off:off + name_len]
         meta = rest[off + name_len:off + name_len + meta_len]
-        # 13: the name
+        # 15: the name
         if not name_ok(name):
             self.fail("bad name",
                       "names are [a-z0-9_] segments joined by '.'")
         self.recname = name.decode("ascii")
-        # 14: meta lines
+        # 16: meta lines
         pos = 0
         while pos < len(meta):
             nl = meta.find(b"\n", pos)
@@ -172,7 +198,13 @@ class Reader:
             if not name_ok(line.split(b"=", 1)[0]):
                 self.fail("bad meta", "bad key")
             pos = nl + 1
-        # 15: element count and byte size; a 0 dim makes the tensor
+        # 17: the header padding of 1.1 (other minors: ignored)
+        if minor == 1:
+            pad = header[end:hdr_len - (need - end)]
+            if pad.strip(b"\0"):
+                self.fail("padding not zero", "header byte %d" %
+                          (end + len(pad) - len(pad.lstrip(b"\0"))))
+        # 18: element count and byte size; a 0 dim makes the tensor
         # empty whatever the other dims are
         if 0 in dims:
             count = 0
@@ -187,7 +219,7 @@ class Reader:
             self.fail("dims overflow", "%d elements of %d bytes" %
                       (count, size))
         nbytes = count * size
-        # 16: payload_len, in the order of section 11
+        # 19: payload_len, in the order of section 11
         if not flags & FLAG_ZLIB:
             if plen != nbytes:
                 self.fail("payload size mismatch",
@@ -203,12 +235,18 @@ class Reader:
             self.fail("payload size mismatch",
                       "payload_len %d cannot inflate to %d bytes" %
                       (plen, nbytes))
-        # 17-18: the payload (read in pieces: no allocation up front)
+        # 20-21: the payload (read in pieces: no allocation up front)
         stored = self.readn(plen)
         if len(stored) < plen:
             self.fail("truncated record", "got %d of %d payload bytes" %
                       (len(stored), plen))
         data = stored
+        if zcrc:
+            want = struct.unpack_from("<I", header, hdr_len - 4)[0]
+            got = zlib.crc32(stored) & 0xFFFFFFFF
+            if got != want:
+                self.fail("crc mismatch", "stored %08x, computed %08x over "
+                          "the %d compressed bytes" % (want, got, plen))
         if flags & FLAG_ZLIB:
             z = zlib.decompressobj()
             try:
@@ -220,18 +258,21 @@ class Reader:
             if not ok:
                 self.fail("invalid or incomplete zlib data", "%s, %d of %d "
                           "bytes" % (why, len(data), nbytes))
-        # 19: payload padding
+        # 22: payload padding, zeros
         padlen = align64(plen) - plen
         pad = self.readn(padlen)
         if len(pad) < padlen:
             self.fail("truncated record", "got %d of %d padding bytes" %
                       (len(pad), padlen))
-        # 20: the CRC of the uncompressed bytes
+        if pad.strip(b"\0"):
+            self.fail("padding not zero", "payload padding byte %d of %d" %
+                      (padlen - len(pad.lstrip(b"\0")), padlen))
+        # 23: the CRC of the uncompressed bytes
         got = zlib.crc32(data) & 0xFFFFFFFF
         if got != crc:
             self.fail("crc mismatch", "stored %08x, computed %08x" %
                       (crc, got))
-        # 21: the end record
+        # 24: the end record
         if self.recname == "end":
             if DTYPES[dtype][0] != "u64" or rank != 0:
                 self.fail("bad end record", "expected a u64 scalar")

@@ -71,6 +71,8 @@ struct train {
 	struct timespec t0;
 	int geom;             /* geometry known */
 	int done;
+	const char *lastck;   /* the last complete checkpoint file, or NULL */
+	long lastckstep;      /* and its step */
 };
 
 static volatile sig_atomic_t stopsig;
@@ -181,6 +183,10 @@ save(struct train *tr, const char *why)
 	if (tsr_finish(&w) < 0)
 		die("%s", w.msg);
 	ofile_close(fp);
+	if (tr->o->out) {
+		tr->lastck = tr->o->out;
+		tr->lastckstep = tr->step;
+	}
 	tensor_free(&t);
 	tsr_writer_free(&w);
 	if (!tr->o->quiet && why)
@@ -273,11 +279,12 @@ load(struct train *tr, const char *path)
 		die("%s: record 'step': step %" PRId64 ", batch %ld, steps %ld out "
 		    "of range", name, step, tr->batch, tr->total);
 	tr->step = step;
+	if (fp != stdin) {
+		tr->lastck = path;
+		tr->lastckstep = step;
+	}
 	if (vit_build(&tr->v, &c, tr->batch, msg, sizeof(msg)) < 0)
 		die("%s: %s", name, msg);
-	if (adamw_init(&tr->opt, tr->v.nparams, 0.9f, 0.95f, 1e-8f) < 0)
-		die("out of memory for the optimiser state");
-	tr->opt.t = step;
 	seen = ecalloc(3 * tr->v.npt, sizeof(int));
 	while ((rc = tsr_read(&r, &t)) > 0) {
 		const struct vit_tensor *p;
@@ -297,6 +304,13 @@ load(struct train *tr, const char *path)
 			which = 1, pn += 6;
 		else if (!strncmp(pn, "opt.v.", 6))
 			which = 2, pn += 6;
+		/* the optimiser state once the records show it is needed */
+		if (which && !tr->opt.m) {
+			if (adamw_init(&tr->opt, tr->v.nparams, 0.9f, 0.95f,
+			               1e-8f) < 0)
+				die("out of memory for the optimiser state");
+			tr->opt.t = step;
+		}
 		if (!(p = vit_param(&tr->v, pn)))
 			die("%s: record %" PRIu64 " '%s': not a tensor of this model",
 			    name, r.index - 1, t.name);
@@ -342,6 +356,17 @@ elapsed(const struct timespec *t0)
 	return (t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) * 1e-9;
 }
 
+/* a loss or gradient that is not finite: stop, saying what is left */
+static void
+nonfinite(struct train *tr, const char *what)
+{
+	if (tr->lastck)
+		die("step %ld: %s; stopping (the last good checkpoint is %s, "
+		    "step %ld)", tr->step + 1, what, tr->lastck, tr->lastckstep);
+	die("step %ld: %s; stopping (no checkpoint written yet)", tr->step + 1,
+	    what);
+}
+
 static void
 train_step(struct train *tr)
 {
@@ -358,16 +383,12 @@ train_step(struct train *tr)
 	vit_mask(v, tr->nb, &tr->rng, NULL);
 	loss = vit_forward(v, tr->xb, tr->tb);
 	if (!isfinite(loss))
-		die("step %ld: loss is %s; stopping%s%s%s", tr->step + 1,
-		    isnan(loss) ? "NaN" : "infinite",
-		    tr->o->out && tr->o->every ? " (the last good checkpoint is "
-		    : "", tr->o->out && tr->o->every ? tr->o->out : "",
-		    tr->o->out && tr->o->every ? ")" : "");
+		nonfinite(tr, isnan(loss) ? "loss is NaN" : "loss is infinite");
 	vit_zero_grad(v);
 	vit_backward(v);
 	gn = grad_clip(v->grads, v->nparams, tr->clip);
 	if (!isfinite(gn))
-		die("step %ld: gradient norm is not finite; stopping", tr->step + 1);
+		nonfinite(tr, "gradient norm is not finite");
 	lr = lr_schedule(tr->step, tr->total, tr->warmup, (float)tr->lr, 0.0f);
 	adamw_tick(&tr->opt);
 	for (i = 0; i < v->npt; i++) {

@@ -40,6 +40,7 @@ struct opts {
 	int augment, shuffle, verbose, compress;
 	long batch, buffer, epochs, limit;
 	long shard, nshard;
+	int exclude;       /* -x: every image but shard i of n */
 	int channels;      /* 0: native */
 	int patch;
 	long resize, size; /* 0: none */
@@ -149,17 +150,29 @@ parse_norm(struct opts *o, const char *s)
 	}
 }
 
+/* -k i/n or -x i/n (opt): shard i of n, or every image but those */
 static void
-parse_shard(struct opts *o, const char *s)
+parse_shard(struct opts *o, const char *s, int opt)
 {
 	char *copy = estrdup(s), *sl = strchr(copy, '/');
 
+	if (o->nshard > 1)
+		udie("-%c %s: only one of -k and -x, once", opt, s);
 	if (!sl)
-		udie("-k %s: expected i/n", s);
+		udie("-%c %s: expected i/n", opt, s);
 	*sl = '\0';
-	o->nshard = estrtonum(sl + 1, 1, 1 << 20, "-k n");
-	o->shard = estrtonum(copy, 0, o->nshard - 1, "-k i");
+	o->nshard = estrtonum(sl + 1, opt == 'x' ? 2 : 1, 1 << 20,
+	                      opt == 'x' ? "-x n" : "-k n");
+	o->shard = estrtonum(copy, 0, o->nshard - 1, opt == 'x' ? "-x i" : "-k i");
+	o->exclude = opt == 'x';
 	free(copy);
+}
+
+/* whether the image at position k of the input is taken (-k, -x) */
+static int
+taken(const struct opts *o, uint64_t k)
+{
+	return ((long)(k % o->nshard) == o->shard) != o->exclude;
 }
 
 /* "a,b%2Cc": names joined by commas with % , and newline escaped */
@@ -268,8 +281,8 @@ write_batch(struct state *st)
 	tensor_meta_setf(&st->patches, "augment", "%d", o->augment);
 	tensor_meta_setf(&st->patches, "seed", "%llu", o->seed);
 	if (o->nshard > 1)
-		tensor_meta_setf(&st->patches, "shard", "%ld/%ld", o->shard,
-		                 o->nshard);
+		tensor_meta_setf(&st->patches, o->exclude ? "exclude" : "shard",
+		                 "%ld/%ld", o->shard, o->nshard);
 	tensor_meta_setf(&st->labels, "batch", "%ld", st->batchno);
 	tensor_meta_set(&st->labels, "dims", "n");
 	tensor_meta_setf(&st->labels, "nclasses", "%zu", st->src.nclasses);
@@ -455,7 +468,7 @@ epoch_archive(struct state *st)
 	for (; (!o->limit || k < (uint64_t)o->limit) &&
 	       (r = imgsrc_next(&st->src, &it, msg, sizeof(msg))) == 1;
 	     k++) {
-		if ((long)(k % o->nshard) != o->shard)
+		if (!taken(o, k))
 			continue;
 		if (!o->shuffle) {
 			emit(st, &it, k);
@@ -495,7 +508,7 @@ usage(int status)
 	        "usage: %s [-auvz] [-B buffer] [-b batch] [-c channels] "
 	        "[-e epochs] [-k i/n] [-l labels] [-N norm] [-n limit] "
 	        "[-o file] [-P prefix] [-p patch] [-r resize] [-S seed] "
-	        "[-s size] [file]\n",
+	        "[-s size] [-x i/n] [file]\n",
 	        argv0);
 	exit(status);
 }
@@ -523,6 +536,7 @@ main(int argc, char *argv[])
 		{ "shuffle", no_argument, NULL, 'u' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "exclude", required_argument, NULL, 'x' },
 		{ "compress", no_argument, NULL, 'z' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -536,7 +550,7 @@ main(int argc, char *argv[])
 
 	/* arguments */
 	setargv0(argv[0]);
-	while ((ch = getopt_long(argc, argv, ":aB:b:c:e:hk:l:N:n:o:P:p:r:S:s:uvVz",
+	while ((ch = getopt_long(argc, argv, ":aB:b:c:e:hk:l:N:n:o:P:p:r:S:s:uvVx:z",
 	                         longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a': o.augment = 1; break;
@@ -548,7 +562,7 @@ main(int argc, char *argv[])
 			break;
 		case 'e': o.epochs = estrtonum(optarg, 1, 1 << 20, "-e"); break;
 		case 'h': usage(0); break;
-		case 'k': parse_shard(&o, optarg); break;
+		case 'k': parse_shard(&o, optarg, 'k'); break;
 		case 'l': o.labels = optarg; break;
 		case 'N': parse_norm(&o, optarg); break;
 		case 'n': o.limit = estrtonum(optarg, 1, INT64_MAX, "-n"); break;
@@ -563,6 +577,7 @@ main(int argc, char *argv[])
 		case 'u': o.shuffle = 1; break;
 		case 'v': o.verbose = 1; break;
 		case 'V': printf("patchify %s\n", VERSION); return 0;
+		case 'x': parse_shard(&o, optarg, 'x'); break;
 		case 'z': o.compress = 6; break;
 		default:
 			badopt(ch, argv);
@@ -640,6 +655,8 @@ main(int argc, char *argv[])
 	if (o.limit && (uint64_t)o.limit < n)
 		n = o.limit;
 	st.images = n / o.nshard + ((uint64_t)o.shard < n % o.nshard);
+	if (o.exclude)
+		st.images = n - st.images;
 	st.classes = escape_classes(st.src.classes, st.src.nclasses);
 	out = ofile_open(o.out, 1);
 	setvbuf(out, NULL, _IOFBF, 1 << 20);
@@ -652,8 +669,9 @@ main(int argc, char *argv[])
 	/* process */
 	if (imgsrc_random_access(&st.src)) {
 		order = ecalloc(st.images ? st.images : 1, sizeof(*order));
-		for (i = o.shard, n = 0; n < st.images; i += o.nshard)
-			order[n++] = i;
+		for (i = 0, n = 0; n < st.images; i++)
+			if (taken(&o, i))
+				order[n++] = i;
 	}
 	for (st.epoch = 0; st.epoch < o.epochs; st.epoch++) {
 		if (order)

@@ -26,6 +26,7 @@
 
 #include "metrics.h"
 #include "tensor.h"
+#include "toklab.h"
 #include "util.h"
 
 struct opts {
@@ -39,83 +40,9 @@ struct opts {
 struct counts {
 	int64_t *n;         /* (kcap, ccap): n[t * ccap + y] */
 	size_t kcap, ccap;
-	int64_t maxtok;     /* the largest token and label seen, -1 none */
-	int64_t maxlab;
-	int64_t k;          /* meta k of the tokens, 0 if none yet */
-	int64_t nclasses;   /* meta nclasses of the labels, 0 if none yet */
-	uint64_t patches;   /* tokens counted */
-	uint64_t records;   /* tokens records seen */
+	struct toklab tl;   /* the records' checks, the largest token, label,
+	                       the tokens counted */
 };
-
-/* ------------------------------------------------------------------ */
-/* integer elements                                                    */
-
-static int
-int_dtype(int dtype)
-{
-	switch (dtype) {
-	case TSR_U8: case TSR_I8: case TSR_U16: case TSR_I16:
-	case TSR_U32: case TSR_I32: case TSR_I64:
-		return 1;
-	}
-	return 0;
-}
-
-static int64_t
-ival(const struct tensor *t, size_t i)
-{
-	switch (t->dtype) {
-	case TSR_U8: return ((const uint8_t *)t->data)[i];
-	case TSR_I8: return ((const int8_t *)t->data)[i];
-	case TSR_U16: return ((const uint16_t *)t->data)[i];
-	case TSR_I16: return ((const int16_t *)t->data)[i];
-	case TSR_U32: return ((const uint32_t *)t->data)[i];
-	case TSR_I32: return ((const int32_t *)t->data)[i];
-	default: return ((const int64_t *)t->data)[i];
-	}
-}
-
-/* "[a,b,c]" of element i of t */
-static void
-index_str(const struct tensor *t, uint64_t i, char *s, size_t len)
-{
-	uint64_t ix[TSR_MAXRANK];
-	size_t n = 0;
-	int j;
-
-	for (j = t->rank - 1; j >= 0; j--) {
-		ix[j] = t->dims[j] ? i % t->dims[j] : 0;
-		i = t->dims[j] ? i / t->dims[j] : 0;
-	}
-	for (j = 0; j < t->rank && n < len; j++)
-		n += snprintf(s + n, len - n, "%s%" PRIu64, j ? "," : "[", ix[j]);
-	if (n < len)
-		snprintf(s + n, len - n, "]");
-}
-
-/*
- * The meta key of t as a count from 1 to INT32_MAX, 0 if absent; it
- * must agree with *seen, the value of the earlier records.
- */
-static int64_t
-meta_count(const char *where, const struct tensor *t, const char *key,
-           int64_t *seen)
-{
-	char buf[64], *end;
-	long long v;
-
-	if (!tensor_meta_get(t, key, buf, sizeof(buf)))
-		return 0;
-	v = strtoll(buf, &end, 10);
-	if (end == buf || *end || v < 1 || v > INT32_MAX)
-		die("%s: meta %s=%s, expected an integer from 1 to %d", where, key,
-		    buf, INT32_MAX);
-	if (*seen && *seen != v)
-		die("%s: meta %s=%lld, but earlier records have %s=%" PRId64
-		    " (streams of different tokenizers or datasets?)",
-		    where, key, v, key, *seen);
-	return *seen = v;
-}
 
 /* ------------------------------------------------------------------ */
 /* counting                                                            */
@@ -144,96 +71,24 @@ grow(struct counts *cn, size_t k, size_t c)
 }
 
 static void
-count_group(struct counts *cn, const struct opts *o, const char *inname,
-            struct tsr_group *g, uint64_t base)
+count_group(struct counts *cn, struct tsr_group *g, uint64_t base)
 {
-	struct tensor *tok = NULL, *lab = NULL;
-	char tw[320], lw[320], s1[256], s2[256], ix[160];
-	uint64_t ti = 0, li = 0, per = 1, i, m, ntok;
-	int64_t v, k, c, hi, y;
+	struct tensor *tok, *lab;
+	char msg[1024];
+	uint64_t per, i, m;
 	size_t j;
 	int r;
 
-	for (j = 0; j < g->n; j++) {
-		if (!tok && !strcmp(g->t[j].name, o->tname)) {
-			tok = &g->t[j];
-			ti = base + j;
-		} else if (!lab && !strcmp(g->t[j].name, o->lname)) {
-			lab = &g->t[j];
-			li = base + j;
-		}
-	}
-	if (!tok && !lab)
-		return; /* a group of other records */
-	snprintf(tw, sizeof(tw), "%s: record %" PRIu64 " '%s'", inname, ti,
-	         o->tname);
-	snprintf(lw, sizeof(lw), "%s: record %" PRIu64 " '%s'", inname, li,
-	         o->lname);
-	if (!lab)
-		die("%s: no '%s' record in its group (each group needs the labels "
-		    "of its images)", tw, o->lname);
-	if (!tok)
-		die("%s: no '%s' record in its group (tokenize the stream first?)",
-		    lw, o->tname);
-	if (!int_dtype(tok->dtype))
-		die("%s: dtype %s, expected integers (i32)", tw,
-		    tsr_dtype_name(tok->dtype));
-	if (!int_dtype(lab->dtype))
-		die("%s: dtype %s, expected integers (i32)", lw,
-		    tsr_dtype_name(lab->dtype));
-	tensor_shape_str(tok, s1, sizeof(s1));
-	tensor_shape_str(lab, s2, sizeof(s2));
-	if (lab->rank != 1 || tok->rank < 1 || tok->dims[0] != lab->dims[0])
-		die("%s: shape %s does not match record %" PRIu64 " '%s' %s "
-		    "(expected tokens [n, ...] and labels [n])",
-		    tw, s1, li, o->lname, s2);
-	meta_count(tw, tok, "k", &cn->k);
-	meta_count(lw, lab, "nclasses", &cn->nclasses);
-	k = cn->k;
-	c = cn->nclasses;
-	cn->records++;
-	for (r = 1; r < tok->rank; r++)
-		per *= tok->dims[r];
-	m = lab->dims[0];
-	ntok = m * per;
-
-	/* check the ranges, so that the matrix grows once */
-	hi = -1;
-	for (i = 0; i < ntok; i++) {
-		v = ival(tok, i);
-		if (v < 0 || v > INT32_MAX || (k && v >= k)) {
-			index_str(tok, i, ix, sizeof(ix));
-			if (k)
-				die("%s: element %" PRIu64 " %s is %" PRId64 ", outside "
-				    "[0,%" PRId64 ") (meta k=%" PRId64 ")",
-				    tw, i, ix, v, k, k);
-			die("%s: element %" PRIu64 " %s is %" PRId64 ", tokens must "
-			    "be from 0 to %d", tw, i, ix, v, INT32_MAX);
-		}
-		hi = MAX(hi, v);
-	}
-	cn->maxtok = MAX(cn->maxtok, hi);
-	hi = -1;
-	for (i = 0; i < m; i++) {
-		v = ival(lab, i);
-		if (v < 0 || v > INT32_MAX || (c && v >= c)) {
-			if (c)
-				die("%s: element %" PRIu64 " is %" PRId64 ", outside "
-				    "[0,%" PRId64 ") (meta nclasses=%" PRId64 ")",
-				    lw, i, v, c, c);
-			die("%s: element %" PRIu64 " is %" PRId64 ", labels must be "
-			    "from 0 to %d", lw, i, v, INT32_MAX);
-		}
-		hi = MAX(hi, v);
-	}
-	cn->maxlab = MAX(cn->maxlab, hi);
-	if (!ntok)
+	if ((r = toklab_group(&cn->tl, g, base, &tok, &lab, &per, msg,
+	                      sizeof(msg))) < 0)
+		die("%s", msg);
+	if (!r || !(m = lab->dims[0]) || !per)
 		return;
-	grow(cn, cn->maxtok + 1, cn->maxlab + 1);
+	grow(cn, cn->tl.maxtok + 1, cn->tl.maxlab + 1);
 
 	/* count: patch p of image i takes label i */
 	for (i = 0; i < m; i++) {
-		int64_t *col = cn->n + ival(lab, i);
+		int64_t *col = cn->n + toklab_ival(lab, i);
 
 		if (tok->dtype == TSR_I32) {
 			const int32_t *t = (const int32_t *)tok->data + i * per;
@@ -241,13 +96,10 @@ count_group(struct counts *cn, const struct opts *o, const char *inname,
 			for (j = 0; j < per; j++)
 				col[(size_t)t[j] * cn->ccap]++;
 		} else {
-			for (j = 0; j < per; j++) {
-				y = ival(tok, i * per + j);
-				col[(size_t)y * cn->ccap]++;
-			}
+			for (j = 0; j < per; j++)
+				col[(size_t)toklab_ival(tok, i * per + j) * cn->ccap]++;
 		}
 	}
-	cn->patches += ntok;
 }
 
 /* ------------------------------------------------------------------ */
@@ -344,11 +196,12 @@ int
 main(int argc, char *argv[])
 {
 	struct opts o;
-	struct counts cn = { .maxtok = -1, .maxlab = -1 };
+	struct counts cn = { 0 };
 	struct tsr_reader r;
 	struct tsr_group g;
 	struct result res[9];
 	const char *inname;
+	char msg[1024];
 	double *n;
 	size_t k, c, i, classes;
 	FILE *in;
@@ -363,25 +216,17 @@ main(int argc, char *argv[])
 	in = ifile_open(o.in);
 	tsr_reader_init(&r, in, inname);
 	tsr_group_init(&g);
+	toklab_init(&cn.tl, inname, o.tname, o.lname);
 
 	/* process */
 	while ((rc = tsr_group_read(&r, &g)) > 0)
-		count_group(&cn, &o, inname, &g, r.index - g.n - g.havenext);
+		count_group(&cn, &g, r.index - g.n - g.havenext);
 	if (rc < 0)
 		die("%s", r.msg);
-	if (!cn.patches)
-		die("%s: no tokens (%s)", inname,
-		    cn.records ? "the tokens records are empty"
-		               : "no tokens record in the stream");
-	/* meta k or nclasses may first appear after larger values */
-	if (cn.k && cn.maxtok >= cn.k)
-		die("%s: a token is %" PRId64 ", but the tokens meta says k=%" PRId64,
-		    inname, cn.maxtok, cn.k);
-	if (cn.nclasses && cn.maxlab >= cn.nclasses)
-		die("%s: a label is %" PRId64 ", but the labels meta says "
-		    "nclasses=%" PRId64, inname, cn.maxlab, cn.nclasses);
-	k = cn.maxtok + 1;
-	c = cn.maxlab + 1;
+	if (toklab_finish(&cn.tl, msg, sizeof(msg)) < 0)
+		die("%s", msg);
+	k = cn.tl.maxtok + 1;
+	c = cn.tl.maxlab + 1;
 	n = ereallocarray(NULL, k * c, sizeof(*n));
 	for (i = 0; i < k * c; i++)
 		n[i] = cn.n[i / c * cn.ccap + i % c];
@@ -394,10 +239,10 @@ main(int argc, char *argv[])
 	res[3] = (struct result){ "purity", DBL, metrics_purity(n, k, c), 0 };
 	res[4] = (struct result){ "used", INT, 0, metrics_used(n, k, c) };
 	res[5] = (struct result){ "perplexity", DBL, metrics_perplexity(n, k, c), 0 };
-	res[6] = (struct result){ "k", INT, 0, cn.k ? (uint64_t)cn.k
-	                                            : (uint64_t)cn.maxtok + 1 };
+	res[6] = (struct result){ "k", INT, 0, cn.tl.k ? (uint64_t)cn.tl.k
+	                                               : (uint64_t)k };
 	res[7] = (struct result){ "classes", INT, 0, classes };
-	res[8] = (struct result){ "patches", INT, 0, cn.patches };
+	res[8] = (struct result){ "patches", INT, 0, cn.tl.patches };
 	for (i = 0; i < LEN(res); i++)
 		if (res[i].type == DBL && !isfinite(res[i].d))
 			die("%s: %s is %g (out of memory?)", inname, res[i].key,

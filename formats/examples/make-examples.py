@@ -17,8 +17,12 @@ The BYTES column is columns 11-57 of a line; lines starting with '#' are
 comments.  The MEANING of each header field has a fixed form that
 tests/00-stream.bats parses ("dtype = 10 (f32)", "crc32 = 0x...").
 
+The files in dir are version 1.1, the version writers write; the same
+streams as version 1.0, which readers still read, go to dir/v1.0.
+
 It then copies each NAME.hex into formats/tensor-stream.md, between the
-lines "<!-- begin NAME.hex -->" and "<!-- end NAME.hex -->".
+lines "<!-- begin NAME.hex -->" and "<!-- end NAME.hex -->" (and
+v1.0/NAME.hex between "<!-- begin v1.0/NAME.hex -->" and its end).
 
 usage: make-examples.py [dir]      (default: the directory of this script)
 """
@@ -36,6 +40,7 @@ DTYPES = {  # name: (code, struct format of one element)
 CODES = {code: name for name, (code, _) in DTYPES.items()}
 CODES[12] = "bf16"
 FLAG_ZLIB = 1
+FLAG_HCRC = 2
 
 
 def align64(n):
@@ -60,7 +65,8 @@ def cstr(b):
 class Stream:
     """bytes of one or more streams plus the annotation lines"""
 
-    def __init__(self):
+    def __init__(self, minor=1):
+        self.minor = minor
         self.data = bytearray()
         self.lines = []
         self.count = 0  # records since the last end record
@@ -89,14 +95,26 @@ class Stream:
             "<%d%s" % (count, fmt), *values)
         assert len(payload) == count * struct.calcsize(fmt)
         crc = zlib.crc32(payload) & 0xFFFFFFFF
-        flags = 0
+        flags = FLAG_HCRC if self.minor >= 1 else 0
         stored = payload
         if level is not None and payload:
             flags |= FLAG_ZLIB
             stored = zlib.compress(payload, level)
+        # 1.1: a zlib record's header ends with the crc of stored bytes
+        zcrc = self.minor >= 1 and flags & FLAG_ZLIB
         name_b = name.encode("ascii")
-        need = 40 + 8 * len(dims) + len(name_b) + len(meta)
+        end = 40 + 8 * len(dims) + len(name_b) + len(meta)
+        need = end + (4 if zcrc else 0)
         hdr_len = align64(need)
+        fixed = b"\x93TSR" + bytes([1, self.minor, code, len(dims)])
+        fixed += struct.pack("<IIQIHHII", flags, hdr_len, len(stored), crc,
+                             len(name_b), 0, len(meta), 0)
+        header = fixed + b"".join(struct.pack("<Q", d) for d in dims)
+        header += name_b + meta + bytes(hdr_len - need)
+        if zcrc:
+            header += struct.pack("<I", zlib.crc32(stored) & 0xFFFFFFFF)
+        # 1.1: the header crc, over the header with its own field as 0
+        hcrc = zlib.crc32(header) & 0xFFFFFFFF if self.minor >= 1 else 0
         start = len(self.data)
         index = "end record" if name == "end" else "record"
         self.comment("")
@@ -105,11 +123,13 @@ class Stream:
             note and " -- " + note))
         self.field(b"\x93TSR", 'magic "\\x93TSR"')
         self.field(bytes([1]), "major = 1")
-        self.field(bytes([0]), "minor = 0")
+        self.field(bytes([self.minor]), "minor = %d" % self.minor)
         self.field(bytes([code]), "dtype = %d (%s)" % (code, dtype))
         self.field(bytes([len(dims)]), "rank = %d" % len(dims))
+        names = [n for bit, n in ((FLAG_ZLIB, "zlib"), (FLAG_HCRC, "hcrc"))
+                 if flags & bit]
         self.field(struct.pack("<I", flags), "flags = 0x%08x (%s)" % (
-            flags, "zlib" if flags & FLAG_ZLIB else "none"))
+            flags, ", ".join(names) or "none"))
         self.field(struct.pack("<I", hdr_len), "hdr_len = %d" % hdr_len)
         self.field(struct.pack("<Q", len(stored)),
                    "payload_len = %d" % len(stored))
@@ -118,7 +138,10 @@ class Stream:
                    "name_len = %d" % len(name_b))
         self.field(b"\0\0", "reserved")
         self.field(struct.pack("<I", len(meta)), "meta_len = %d" % len(meta))
-        self.field(b"\0\0\0\0", "reserved")
+        if self.minor >= 1:
+            self.field(struct.pack("<I", hcrc), "hdr_crc = 0x%08x" % hcrc)
+        else:
+            self.field(b"\0\0\0\0", "reserved")
         for i, d in enumerate(dims):
             self.field(struct.pack("<Q", d), "dims[%d] = %d" % (i, d))
         self.field(name_b, "name = " + cstr(name_b))
@@ -126,7 +149,12 @@ class Stream:
             self.field(meta, "meta = " + cstr(meta))
         if hdr_len > need:
             self.field(bytes(hdr_len - need),
-                       "header padding (%d bytes)" % (hdr_len - need))
+                       "header padding (%d byte%s)" % (
+                           hdr_len - need, "" if hdr_len - need == 1 else "s"))
+        if zcrc:
+            self.field(header[-4:], "zcrc = 0x%08x (crc32 of the %d stored "
+                       "bytes)" % (zlib.crc32(stored) & 0xFFFFFFFF,
+                                   len(stored)))
         if stored:
             what = "payload: " + (desc or note_values(dtype, values))
             if flags & FLAG_ZLIB:
@@ -153,7 +181,8 @@ class Stream:
         with open(os.path.join(dirname, base + ".tsr"), "wb") as f:
             f.write(self.data)
         with open(os.path.join(dirname, base + ".hex"), "w") as f:
-            f.write("# %s.tsr: %s\n" % (base, title))
+            f.write("# %s.tsr: %s (version 1.%d)\n" % (base, title,
+                                                        self.minor))
             f.write("# %d bytes, written by make-examples.py\n" %
                     len(self.data))
             f.write("# offset  bytes%s  meaning\n" % (" " * 42))
@@ -187,18 +216,16 @@ def note_values(dtype, values):
     return dtype + " " + " ".join(shown) + more
 
 
-def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(
-        os.path.abspath(__file__))
-
+def examples(out, minor):
+    """write the example files of one version into out"""
     # scalar: one rank-0 f32 with one meta line
-    s = Stream()
+    s = Stream(minor)
     s.record("loss", "f32", [], [2.5], meta=b"step=100\n")
     s.end()
     s.save(out, "scalar", "one rank-0 f32 record, then the end record")
 
     # group: patches u8 [2,4,4] and labels i32 [2], both batch=0
-    s = Stream()
+    s = Stream(minor)
     s.record("patches", "u8", [2, 4, 4], list(range(32)),
              meta=b"batch=0\ndims=n,l,d\n")
     s.record("labels", "i32", [2], [3, 7], meta=b"batch=0\ndims=n\n")
@@ -207,7 +234,7 @@ def main():
 
     # compressed: an 8x8 f32 identity matrix as one zlib stream
     eye = [1.0 if i // 8 == i % 8 else 0.0 for i in range(64)]
-    s = Stream()
+    s = Stream(minor)
     s.record("eye", "f32", [8, 8], eye, level=9,
              note="zlib level 9, crc32 of the 256 uncompressed bytes",
              desc="f32 8x8 identity")
@@ -215,13 +242,13 @@ def main():
     s.save(out, "compressed", "a zlib-compressed f32 [8,8] record")
 
     # empty: a valid stream with no records, only the end record
-    s = Stream()
+    s = Stream(minor)
     s.end()
     s.save(out, "empty", "an empty stream: only the end record")
 
     # concat: two complete streams back to back (cat a.tsr b.tsr);
     # the same batch value does not join records across an end record
-    s = Stream()
+    s = Stream(minor)
     s.record("first", "i64", [2], [-1, 1], meta=b"batch=0\n")
     s.end()
     s.record("second", "u16", [3], [1, 2, 65535], meta=b"batch=0\n")
@@ -232,15 +259,23 @@ def main():
     s.save(out, "concat", "two streams back to back (1 record, then 2)")
 
     # emptydim: a tensor with a 0 dim has no payload
-    s = Stream()
+    s = Stream(minor)
     s.record("tokens", "i32", [0, 4], [], meta=b"batch=0\ndims=n,l\n")
     s.end()
     s.save(out, "emptydim", "an empty i32 [0,4] record: no payload")
 
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(
+        os.path.abspath(__file__))
+    names = ["scalar", "group", "compressed", "empty", "concat", "emptydim"]
+    examples(out, 1)
+    os.makedirs(os.path.join(out, "v1.0"), exist_ok=True)
+    examples(os.path.join(out, "v1.0"), 0)
+
     # the hex dumps in formats/tensor-stream.md
     update_doc(os.path.join(out, "..", "tensor-stream.md"), out,
-               ["scalar", "group", "compressed", "empty", "concat",
-                "emptydim"])
+               names + ["v1.0/" + n for n in names])
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 # See LICENSE file for copyright and license details.
 """tsrio.py: read and write tensor streams as numpy arrays, for the
-parity tests (formats/tensor-stream.md; no zlib payloads needed here)."""
+parity tests (formats/tensor-stream.md; no zlib payloads needed here).
+It reads versions 1.0 and 1.1 without checking them (tests/tsr.py and
+the tools do that) and writes 1.1."""
 import struct
 import zlib
 
@@ -42,29 +44,27 @@ def read(path):
     return out
 
 
-def record(name, arr, meta=None):
-    arr = np.ascontiguousarray(arr)
+def _record(name, code, dims, pay, meta):
+    """a version 1.1 record: flag HCRC, the header crc at offset 36"""
     nb = name.encode()
-    mb = "".join("%s=%s\n" % kv for kv in (meta or {}).items()).encode()
-    pay = arr.tobytes()
-    hlen = _a64(40 + 8 * arr.ndim + len(nb) + len(mb))
-    h = b"\x93TSR" + bytes([1, 0, CODE[arr.dtype], arr.ndim])
-    h += struct.pack("<IIQIHHII", 0, hlen, len(pay), zlib.crc32(pay),
+    mb = "".join("%s=%s\n" % kv for kv in meta.items()).encode()
+    hlen = _a64(40 + 8 * len(dims) + len(nb) + len(mb))
+    h = b"\x93TSR" + bytes([1, 1, code, len(dims)])
+    h += struct.pack("<IIQIHHII", 2, hlen, len(pay), zlib.crc32(pay),
                      len(nb), 0, len(mb), 0)
-    h += struct.pack("<%dQ" % arr.ndim, *arr.shape) + nb + mb
+    h += struct.pack("<%dQ" % len(dims), *dims) + nb + mb
     h += b"\0" * (hlen - len(h))
+    h = h[:36] + struct.pack("<I", zlib.crc32(h)) + h[40:]
     r = h + pay
     return r + b"\0" * (_a64(len(r)) - len(r))
+
+
+def record(name, arr, meta=None):
+    arr = np.ascontiguousarray(arr)
+    return _record(name, CODE[arr.dtype], arr.shape, arr.tobytes(),
+                   meta or {})
 
 
 def end(count):
     """the end record of a stream of count data records"""
-    nb, mb = b"end", b""
-    hlen = _a64(40 + len(nb) + len(mb))
-    h = b"\x93TSR" + bytes([1, 0, 7, 0])
-    pay = struct.pack("<Q", count)
-    h += struct.pack("<IIQIHHII", 0, hlen, 8, zlib.crc32(pay), len(nb), 0,
-                     len(mb), 0) + nb + mb
-    h += b"\0" * (hlen - len(h))
-    r = h + pay
-    return r + b"\0" * (_a64(len(r)) - len(r))
+    return _record("end", 7, (), struct.pack("<Q", count), {})

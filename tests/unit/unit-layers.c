@@ -19,6 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "gemm.h"
 #include "layers.h"
 #include "util.h"
@@ -510,10 +514,57 @@ test_losses(void)
 	free(x.probs), free(x.logits), free(x.mask), free(x.tgt), free(dz);
 }
 
+/* layers_threads: every thread of the team flushes subnormals to zero,
+ * and so does a thread a larger team starts later (it inherits the
+ * flags; vit.c's and optim.c's teams are made after the call) */
+static void
+test_threads(void)
+{
+	static volatile float tiny = 1e-30f, scale = 1e-10f, sub = 1e-40f, big = 1e30f;
+	int i, k, nt = 0;
+
+#ifdef _OPENMP
+	/* a team that exists before the call keeps its threads */
+#pragma omp parallel num_threads(2)
+	nt = omp_get_num_threads();
+#endif
+	layers_threads(2);
+	for (k = 2; k <= 4; k += 2) {
+		float out[4] = { -1, -1, -1, -1 }, in[4] = { -1, -1, -1, -1 };
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(k) reduction(max : nt)
+		{
+			int t = omp_get_thread_num();
+
+			out[t] = tiny * scale; /* a subnormal result */
+			in[t] = sub * big;     /* a subnormal input, a normal product */
+			nt = omp_get_num_threads();
+		}
+#else
+		out[0] = tiny * scale;
+		in[0] = sub * big;
+		nt = 1;
+#endif
+		/* the bits, since this thread reads subnormals as zero too */
+		for (i = 0; i < nt; i++) {
+			uint32_t o, n;
+
+			memcpy(&o, &out[i], 4);
+			memcpy(&n, &in[i], 4);
+			ok(o == 0, "thread %d of %d flushes a subnormal result to zero",
+			   i, nt);
+			ok(n == 0, "thread %d of %d reads a subnormal input as zero", i,
+			   nt);
+		}
+	}
+}
+
 int
 main(void)
 {
 	rng_seed(&rng, 1, 0);
+	test_threads();
 	test_linear();
 	test_rows();
 	if (gemm_native()) {

@@ -15,12 +15,16 @@
  * written by formats/examples/make-examples.py (an independent writer).
  *
  * Crafted records are assembled here field by field (struct rec), not
- * with the library writer, so the two sides stay independent.
+ * with the library writer, so the two sides stay independent; their
+ * version is that of the test (test_errors runs for 1.0 and for 1.1).
+ * Every single-bit flip of the example files and of a stream written
+ * through the library must be an error (test_bitflips).
  *
  * Output: "ok N - ..." or "not ok N - ..." per check, diagnostics on
  * "# " lines, the plan "1..N" last.  The exit status is 1 if any check
  * failed.
  */
+#define _GNU_SOURCE /* fopencookie */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -29,13 +33,14 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "tensor.h"
 #include "util.h"
 #include "tap.h"
 
-/* a header that claims 2^62 bytes must fail with ENOMEM, not abort ASan */
+/* a huge allocation must fail with ENOMEM, not abort ASan */
 const char *__asan_default_options(void);
 const char *
 __asan_default_options(void)
@@ -161,12 +166,27 @@ struct rec {
 	const void *stored;     /* what is written (NULL: data) */
 	size_t storedlen;
 	const void *hdrpad;     /* header padding content (NULL: zeros) */
+	/* version 1.1 (minor >= 1): the HCRC flag is added to flags, the
+	 * zcrc of a zlib payload ends the header, the header CRC is set */
+	int nohcrcflag;         /* leave the HCRC flag out */
+	int sethcrc;
+	uint32_t hcrc;          /* used if sethcrc, else computed */
+	int setzcrc;
+	uint32_t zcrc;          /* used if setzcrc, else crc32(stored) */
 };
+
+static int craft_minor; /* the minor version rec_init() gives */
 
 static size_t
 align64(size_t n)
 {
 	return (n + 63) / 64 * 64;
+}
+
+static uint32_t
+le32test(const unsigned char *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static void
@@ -175,6 +195,7 @@ rec_init(struct rec *r, const char *name, int dtype, int rank,
 {
 	memset(r, 0, sizeof(*r));
 	r->major = 1;
+	r->minor = craft_minor;
 	r->dtype = dtype;
 	r->rank = rank;
 	r->plen = -1;
@@ -191,23 +212,28 @@ rec_init(struct rec *r, const char *name, int dtype, int rank,
 static size_t
 emit(struct buf *b, const struct rec *r)
 {
-	size_t start = b->n, namebytes, metabytes, need, hdrlen, stored;
+	size_t start = b->n, namebytes, metabytes, need, hdrlen, stored, hn;
 	const void *payload = r->stored ? r->stored : r->data;
-	int i;
+	uint32_t flags = r->flags;
+	int i, zcrc;
 
 	namebytes = r->namebytes ? r->namebytes : strlen(r->name);
 	metabytes = r->meta ? (r->metabytes ? r->metabytes : strlen(r->meta))
 	                    : 0;
-	need = 40 + 8 * (size_t)r->rank + namebytes + metabytes;
+	zcrc = r->minor >= 1 && (r->flags & TSR_FLAG_ZLIB);
+	need = 40 + 8 * (size_t)r->rank + namebytes + metabytes +
+	       (zcrc ? 4 : 0);
 	hdrlen = r->hdrlen ? r->hdrlen : align64(need);
 	stored = r->stored ? r->storedlen : r->nbytes;
+	if (r->minor >= 1 && !r->nohcrcflag)
+		flags |= TSR_FLAG_HCRC;
 
 	put(b, r->magic ? r->magic : "\x93TSR", 4);
 	putle(b, r->major, 1);
 	putle(b, r->minor, 1);
 	putle(b, r->dtype, 1);
 	putle(b, r->rank, 1);
-	putle(b, r->flags, 4);
+	putle(b, flags, 4);
 	putle(b, hdrlen, 4);
 	putle(b, r->plen >= 0 ? (uint64_t)r->plen : stored, 8);
 	putle(b, r->setcrc ? r->crc : tsr_crc32(r->data, r->nbytes), 4);
@@ -225,6 +251,17 @@ emit(struct buf *b, const struct rec *r)
 			put(b, r->hdrpad, hdrlen - need);
 		else
 			putzeros(b, hdrlen - need);
+	}
+	if (zcrc)
+		putle(b, r->setzcrc ? r->zcrc : crc32(0, payload, stored), 4);
+	/* the header CRC, with zlib's crc32 rather than the library's */
+	hn = b->n - start < hdrlen ? b->n - start : hdrlen;
+	if (r->minor >= 1 && !r->res36 && hn >= 40) {
+		uint32_t h = r->sethcrc ? r->hcrc
+		                        : crc32(0, b->p + start, (uInt)hn);
+
+		for (i = 0; i < 4; i++)
+			b->p[start + 36 + i] = h >> (8 * i);
 	}
 	if (stored)
 		put(b, payload, stored);
@@ -454,6 +491,8 @@ test_strerror(void)
 		[TSR_EEND] = "bad end record",
 		[TSR_ENOMEM] = "out of memory",
 		[TSR_EUSAGE] = "invalid tensor",
+		[TSR_EHCRC] = "header crc mismatch",
+		[TSR_EPAD] = "padding not zero",
 	};
 	size_t i;
 	int pass = 1;
@@ -617,7 +656,8 @@ test_empty_huge(void)
 			out_open(&o, level);
 			pass = tsr_write(&o.w, &t, 0) == 0 && tsr_finish(&o.w) == 0;
 			out_close(&o);
-			pass = pass && o.n == 128 + 128 && o.p[8] == 0 && o.p[16] == 0;
+			pass = pass && o.n == 128 + 128 && o.p[8] == TSR_FLAG_HCRC &&
+			       o.p[16] == 0;
 			fp = memin(o.p, o.n);
 			tsr_reader_init(&r, fp, "mem");
 			pass = pass && tsr_read(&r, &u) == 1 && same_tensor(&t, &u) &&
@@ -692,7 +732,7 @@ test_empty_tensors(void)
 			out_close(&o);
 			/* header only: no payload, no payload padding */
 			pass = pass && o.n == align64(41 + 8 * ranks[i]) + 128 &&
-			       o.p[16] == 0 && o.p[8] == 0;
+			       o.p[16] == 0 && o.p[8] == TSR_FLAG_HCRC;
 			fp = memin(o.p, o.n);
 			tsr_reader_init(&r, fp, "mem");
 			pass = pass && tsr_read(&r, &u) == 1 && same_tensor(&t, &u) &&
@@ -935,6 +975,25 @@ c_examples(const char *which, struct out *o, int level)
 	tensor_free(&t);
 }
 
+/* the bytes of example path, read as records and ends records */
+static unsigned char *
+read_example(const char *path, uint64_t records, uint64_t ends, size_t *len)
+{
+	struct result res;
+	unsigned char *file;
+
+	if (!(file = slurp(path, len))) {
+		ok(0, "example %s exists", path);
+		return NULL;
+	}
+	read_all(file, *len, &res);
+	if (!ok(res.rc == 0 && res.n == records && res.nend == ends,
+	        "example %s: %llu records, %llu end records", path,
+	        (unsigned long long)records, (unsigned long long)ends))
+		diag("%s", res.msg);
+	return file;
+}
+
 static void
 test_examples(void)
 {
@@ -946,24 +1005,17 @@ test_examples(void)
 		{ "empty", 0, 1 },      { "concat", 3, 2 }, { "emptydim", 1, 1 },
 	};
 	struct out o;
-	struct result res;
 	unsigned char *file;
 	size_t i, len;
 	char path[64];
 
 	for (i = 0; i < LEN(ex); i++) {
+		/* the same streams in version 1.0 read the same */
+		snprintf(path, sizeof(path), "v1.0/%s.tsr", ex[i].name);
+		free(read_example(path, ex[i].records, ex[i].ends, &len));
 		snprintf(path, sizeof(path), "%s.tsr", ex[i].name);
-		if (!(file = slurp(path, &len))) {
-			ok(0, "example %s exists", path);
+		if (!(file = read_example(path, ex[i].records, ex[i].ends, &len)))
 			continue;
-		}
-		read_all(file, len, &res);
-		if (!ok(res.rc == 0 && res.n == ex[i].records &&
-		                res.nend == ex[i].ends,
-		        "example %s: %llu records, %llu end records", path,
-		        (unsigned long long)ex[i].records,
-		        (unsigned long long)ex[i].ends))
-			diag("%s", res.msg);
 		c_examples(ex[i].name, &o, 0);
 		if (strcmp(ex[i].name, "compressed")) {
 			ok(o.n == len && !memcmp(o.p, file, len),
@@ -976,11 +1028,13 @@ test_examples(void)
 			int pass;
 
 			/* zlib output may differ between zlib builds: compare
-			 * the headers but for payload_len, and the contents */
+			 * the headers but for payload_len, the header crc and
+			 * the crc of the stored bytes, and the contents */
 			out_free(&o);
 			c_examples(ex[i].name, &o, 9);
 			pass = o.n == len && !memcmp(o.p, file, 16) &&
-			       !memcmp(o.p + 24, file + 24, 64 - 24);
+			       !memcmp(o.p + 24, file + 24, 36 - 24) &&
+			       !memcmp(o.p + 40, file + 40, 60 - 40);
 			tensor_init(&a);
 			tensor_init(&b);
 			fa = memin(o.p, o.n);
@@ -1032,9 +1086,12 @@ walk(const unsigned char *p, size_t len, size_t *start, int *isend)
 static void
 test_truncation(void)
 {
-	static const char *files[] = { "scalar.tsr", "group.tsr", "compressed.tsr",
-	                               "empty.tsr", "concat.tsr",
-	                               "emptydim.tsr" };
+	static const char *files[] = {
+		"scalar.tsr",      "group.tsr",      "compressed.tsr",
+		"empty.tsr",       "concat.tsr",     "emptydim.tsr",
+		"v1.0/scalar.tsr", "v1.0/group.tsr", "v1.0/compressed.tsr",
+		"v1.0/empty.tsr",  "v1.0/concat.tsr", "v1.0/emptydim.tsr",
+	};
 	struct result res;
 	unsigned char *file;
 	size_t f, len, cut, nrec, start[64], k;
@@ -1342,9 +1399,84 @@ test_concat(void)
 	tensor_free(&t);
 }
 
-/* records with a bad header, each as record 1 after a good one */
+/* an endless supply of zero bytes after the bytes of a buffer */
+struct endless {
+	const struct buf *b;
+	size_t off;
+};
+
+static ssize_t
+endless_read(void *cookie, char *out, size_t n)
+{
+	struct endless *e = cookie;
+	size_t k = 0;
+
+	if (e->off < e->b->n) {
+		k = e->b->n - e->off < n ? e->b->n - e->off : n;
+		memcpy(out, e->b->p + e->off, k);
+	}
+	memset(out + k, 0, n - k);
+	e->off += n;
+	return n;
+}
+
+/*
+ * A payload that is really there but does not fit in memory: out of
+ * memory, once the buffer can grow no more.  In a child whose address
+ * space is capped at 256 MiB (not under ASan, which needs more).
+ */
 static void
-test_errors(void)
+test_enomem(void)
+{
+#ifndef __SANITIZE_ADDRESS__
+	static const uint64_t d[1] = { 1ull << 40 };
+	static const cookie_io_functions_t io = { .read = endless_read };
+	struct buf b = { 0 };
+	struct rec r;
+	pid_t pid;
+	int status;
+
+	rec_init(&r, "x", TSR_U8, 1, d, NULL, 0);
+	r.plen = 1ull << 40;
+	r.setcrc = 1;
+	emit(&b, &r);
+	fflush(stdout);
+	if ((pid = fork()) < 0)
+		die("fork:");
+	if (pid == 0) {
+		struct rlimit lim = { 256 << 20, 256 << 20 };
+		struct endless e = { &b, 0 };
+		struct tsr_reader rd;
+		struct tensor t;
+		FILE *fp;
+		int rc;
+
+		if (setrlimit(RLIMIT_AS, &lim) < 0 ||
+		    !(fp = fopencookie(&e, "r", io)))
+			_exit(2);
+		tensor_init(&t);
+		tsr_reader_init(&rd, fp, "mem");
+		rc = tsr_read(&rd, &t);
+		_exit(!(rc == -1 && rd.err == TSR_ENOMEM &&
+		        strstr(rd.msg, "mem: record 0 'x': out of memory "
+		                       "(1099511627776 payload bytes)")));
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			die("waitpid:");
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "a 2^40-byte payload that is there, in 256 MiB of address space, "
+	   "gives out of memory");
+	buf_free(&b);
+#endif
+}
+
+/*
+ * Records with a bad header, each as record 1 after a good one, all of
+ * version 1.minor; the 1.1-only checks are in test_v11.
+ */
+static void
+test_errors(int minor)
 {
 	static const float v2[2] = { 1, 2 };
 	static const uint64_t d1[1] = { 2 };
@@ -1354,6 +1486,8 @@ test_errors(void)
 	uLongf zlen;
 	char name[300];
 
+	craft_minor = minor;
+	diag("crafted records of version 1.%d", minor);
 #define BEGIN() \
 	do { \
 		b.n = 0; \
@@ -1437,15 +1571,17 @@ test_errors(void)
 	FINISH();
 	expect_ok(&b, 2, "reserved dtype bf16 (12)");
 	BEGIN();
-	r.flags = 2;
+	r.flags = minor ? 4 : 2; /* bit 1 is HCRC from 1.1 on */
 	FINISH();
-	expect_err(&b, TSR_EFLAGS, "flag bit 1",
-	           "mem: record 1: unknown flags (0x00000002)", NULL);
+	expect_err(&b, TSR_EFLAGS, minor ? "flag bit 2" : "flag bit 1",
+	           minor ? "mem: record 1: unknown flags (0x00000006)"
+	                 : "mem: record 1: unknown flags (0x00000002)",
+	           NULL);
 	BEGIN();
 	r.flags = 0x80000001u;
 	FINISH();
-	expect_err(&b, TSR_EFLAGS, "flag bit 31", "record 1", "(0x80000001)",
-	           NULL);
+	expect_err(&b, TSR_EFLAGS, "flag bit 31", "record 1",
+	           minor ? "(0x80000003)" : "(0x80000001)", NULL);
 	BEGIN();
 	r.rank = 9;
 	FINISH();
@@ -1453,6 +1589,7 @@ test_errors(void)
 	           "mem: record 1: rank too large (9, at most 8)", NULL);
 	BEGIN();
 	r.rank = 255;
+	r.hdrlen = 64; /* the 255 dims are not there */
 	FINISH();
 	expect_err(&b, TSR_ERANK, "rank 255", "record 1", "(255, at most 8)",
 	           NULL);
@@ -1463,7 +1600,7 @@ test_errors(void)
 	FINISH();
 	expect_err(&b, TSR_EHDRLEN, "hdr_len 65 (not a multiple of 64)",
 	           "mem: record 1: bad header length (65, expected a multiple of "
-	           "64 from 49 to 1048576)",
+	           "64 from 64 to 1048576)",
 	           NULL);
 	BEGIN();
 	FINISH();
@@ -1474,7 +1611,10 @@ test_errors(void)
 	r.hdrlen = 64;
 	FINISH();
 	expect_err(&b, TSR_EHDRLEN, "hdr_len smaller than its contents",
-	           "record 1", "(64, expected a multiple of 64 from 77 to", NULL);
+	           "record 1",
+	           minor ? "(64, expected 128 for 77 header bytes)"
+	                 : "(64, expected a multiple of 64 from 77 to",
+	           NULL);
 	BEGIN();
 	r.hdrlen = TSR_MAXHDR + 64;
 	FINISH();
@@ -1485,12 +1625,24 @@ test_errors(void)
 	FINISH();
 	expect_err(&b, TSR_EHDRLEN, "hdr_len 0xffffffc0", "record 1",
 	           "(4294967232, expected", NULL);
+	/* 1.0 and minors above 1: any hdr_len; 1.1: the smallest one */
 	BEGIN();
 	r.hdrlen = TSR_MAXHDR;
 	FINISH();
-	expect_ok(&b, 2, "hdr_len of exactly 1 MiB");
+	if (minor == 1)
+		expect_err(&b, TSR_EHDRLEN, "hdr_len of 1 MiB", "record 1",
+		           "(1048576, expected 64 for 49 header bytes)", NULL);
+	else
+		expect_ok(&b, 2, "hdr_len of exactly 1 MiB");
+	BEGIN();
+	r.minor = minor ? 2 : 0;
+	r.hdrlen = TSR_MAXHDR;
+	FINISH();
+	expect_ok(&b, 2, minor ? "hdr_len of 1 MiB in minor 2"
+	                       : "hdr_len of exactly 1 MiB");
 	BEGIN();
 	memset(name, 0x5a, sizeof(name));
+	r.minor = minor ? 7 : 0;
 	r.hdrlen = 128;
 	r.hdrpad = name; /* bytes a later minor might define */
 	FINISH();
@@ -1501,13 +1653,17 @@ test_errors(void)
 	r.res30 = 1;
 	FINISH();
 	expect_err(&b, TSR_ERESERVED, "bytes 30-31 not zero",
-	           "mem: record 1: reserved field not zero (bytes 30-31 and "
-	           "36-39)",
+	           minor ? "mem: record 1: reserved field not zero (bytes 30-31)"
+	                 : "mem: record 1: reserved field not zero (bytes 30-31 "
+	                   "and 36-39)",
 	           NULL);
-	BEGIN();
-	r.res36 = 0x01000000;
-	FINISH();
-	expect_err(&b, TSR_ERESERVED, "bytes 36-39 not zero", "record 1", NULL);
+	if (!minor) {
+		BEGIN();
+		r.res36 = 0x01000000;
+		FINISH();
+		expect_err(&b, TSR_ERESERVED, "bytes 36-39 not zero", "record 1",
+		           NULL);
+	}
 
 	/* names */
 	BEGIN();
@@ -1745,11 +1901,12 @@ test_errors(void)
 		b.n = 0;
 		emit_a(&b);
 		FINISH();
-		expect_err(&b, TSR_ENOMEM,
-		           "a zlib payload_len of 2^62 / 1032 for 2^62 bytes",
-		           "mem: record 1 'x': out of memory (4611686018427387904 "
-		           "payload bytes)",
-		           NULL);
+		snprintf(want, sizeof(want), "mem: record 1 'x': truncated record "
+		         "(got 192 of %llu payload bytes)",
+		         (unsigned long long)((1ull << 62) / 1032));
+		expect_err(&b, TSR_ETRUNC,
+		           "a zlib payload_len of 2^62 / 1032 for 2^62 bytes, not "
+		           "there", want, NULL);
 	}
 	{
 		/* and real zlib output near that ratio is read */
@@ -1893,8 +2050,11 @@ test_errors(void)
 	           "record 1 'x'", "crc mismatch", NULL);
 	BEGIN();
 	FINISH();
-	b.p[128 + 64 + 8] = 1; /* payload padding is not checked */
-	expect_ok(&b, 2, "non-zero payload padding (ignored)");
+	b.p[128 + 64 + 8 + 5] = 1; /* payload padding must be zeros */
+	expect_err(&b, TSR_EPAD, "non-zero payload padding",
+	           "mem: record 1 'x': padding not zero (payload padding byte 5 "
+	           "of 56)",
+	           NULL);
 
 	/* the end record */
 	b.n = 0;
@@ -1937,7 +2097,7 @@ test_errors(void)
 	b.n = 0;
 	emit_a(&b);
 	emit_end(&b, 1);
-	b.p[128 + 64] = 2; /* count 2, crc still that of 1 */
+	b.p[64 + 64 + 64] = 2; /* count 2, crc still that of 1 */
 	expect_err(&b, TSR_ECRC, "an end record whose count was altered",
 	           "record 1 'end'", "crc mismatch", NULL);
 
@@ -1991,11 +2151,13 @@ test_errors(void)
 		rec_init(&r, "x", TSR_U8, 1, d, v2, 0);
 		r.plen = 1ull << 62;
 		FINISH();
-		expect_err(&b, TSR_ENOMEM, "a header claiming 2^62 payload bytes",
-		           "mem: record 1 'x': out of memory (4611686018427387904 "
-		           "payload bytes)",
+		expect_err(&b, TSR_ETRUNC, "a header claiming 2^62 payload bytes "
+		           "that are not there (nothing is allocated for them)",
+		           "mem: record 1 'x': truncated record (got 128 of "
+		           "4611686018427387904 payload bytes)",
 		           NULL);
 	}
+	test_enomem();
 	{
 		struct tsr_reader rd;
 		struct tensor t;
@@ -2019,8 +2181,282 @@ test_errors(void)
 		close(fd[0]);
 	}
 	buf_free(&b);
+	craft_minor = 0;
 #undef BEGIN
 #undef FINISH
+}
+
+/* one record of version 1.1 after a good one, altered after emit() */
+static void
+test_v11(void)
+{
+	static const float v2[2] = { 1, 2 };
+	static const uint64_t d1[1] = { 2 }, d88[2] = { 8, 8 };
+	struct buf b = { 0 };
+	struct rec r;
+	struct result res;
+	float eye[64];
+	unsigned char z[128], out[256];
+	uLongf zlen = sizeof(z), olen;
+	uint32_t zcrc;
+	size_t at, i, nnoop = 0, flipped = 0;
+	int pass;
+
+	craft_minor = 1;
+#define BEGIN() \
+	do { \
+		b.n = 0; \
+		emit_a(&b); \
+		rec_init(&r, "x", TSR_F32, 1, d1, v2, sizeof(v2)); \
+	} while (0)
+#define FINISH() \
+	do { \
+		at = emit(&b, &r); \
+		emit_end(&b, 2); \
+	} while (0)
+
+	BEGIN();
+	r.nohcrcflag = 1;
+	FINISH();
+	expect_err(&b, TSR_EHCRC, "minor 1 without the HCRC flag",
+	           "mem: record 1: header crc mismatch (minor 1 without the HCRC "
+	           "flag)",
+	           NULL);
+	BEGIN();
+	r.sethcrc = 1;
+	r.hcrc = 0x12345678;
+	FINISH();
+	expect_err(&b, TSR_EHCRC, "a wrong header crc",
+	           "mem: record 1: header crc mismatch (stored 12345678, "
+	           "computed ",
+	           NULL);
+
+	/* one changed byte anywhere in the header, the CRC left as it was */
+	BEGIN();
+	r.meta = "grid=7x7\nnclasses=10\n";
+	FINISH();
+	expect_ok(&b, 2, "a 1.1 record with meta grid=7x7");
+	b.p[at + 40 + 8 + 1 + 7] = '6';
+	expect_err(&b, TSR_EHCRC, "meta grid=7x7 changed to 7x6", "record 1: ",
+	           "header crc mismatch (stored ", NULL);
+	pass = 1;
+	for (i = 0; i < 64; i++) {
+		if (i >= 4 && i < 6)
+			continue; /* major: unsupported version; minor: below */
+		BEGIN();
+		r.meta = "grid=7x7\nnclasses=10\n";
+		FINISH();
+		b.p[at + i] ^= 0x20;
+		read_all(b.p, b.n, &res);
+		/* hdr_len: not a multiple of 64, too large, or past the end */
+		if (res.rc != -1 ||
+		    (i < 4 ? res.err != TSR_EMAGIC :
+		     i >= 12 && i < 16 ? res.err != TSR_EHDRLEN &&
+		                             res.err != TSR_ETRUNC :
+		     res.err != TSR_EHCRC)) {
+			diag("byte %zu: rc %d %s", i, res.rc, res.msg);
+			pass = 0;
+		}
+	}
+	ok(pass, "a changed bit in any header byte fails before the field is "
+	   "used (header crc mismatch; bad magic; hdr_len out of bounds)");
+
+	/* the minor byte itself, and the flag that goes with it */
+	BEGIN();
+	FINISH();
+	b.p[at + 5] = 0;
+	expect_err(&b, TSR_EFLAGS, "a 1.1 record whose minor became 0",
+	           "mem: record 1: unknown flags (0x00000002)", NULL);
+	b.p[at + 5] = 3;
+	expect_err(&b, TSR_EHCRC, "a 1.1 record whose minor became 3",
+	           "record 1", "header crc mismatch (stored", NULL);
+	b.p[at + 5] = 1;
+	b.p[at + 8] &= ~TSR_FLAG_HCRC;
+	expect_err(&b, TSR_EHCRC, "a 1.1 record whose HCRC flag was cleared",
+	           "record 1", "(minor 1 without the HCRC flag)", NULL);
+	craft_minor = 0;
+	BEGIN();
+	r.flags = TSR_FLAG_HCRC;
+	FINISH();
+	expect_err(&b, TSR_EFLAGS, "a 1.0 record with the HCRC flag",
+	           "mem: record 1: unknown flags (0x00000002)", NULL);
+	craft_minor = 1;
+
+	/* header padding */
+	BEGIN();
+	FINISH();
+	b.p[at + 60] = 1;
+	b.p[at + 36] = b.p[at + 37] = b.p[at + 38] = b.p[at + 39] = 0;
+	zcrc = crc32(0, b.p + at, 64);
+	for (i = 0; i < 4; i++)
+		b.p[at + 36 + i] = zcrc >> (8 * i);
+	expect_err(&b, TSR_EPAD, "non-zero header padding under a good crc",
+	           "mem: record 1 'x': padding not zero (header byte 60)", NULL);
+	expect_err(&b, TSR_EPAD, "(its name is known)", "record 1 'x'", NULL);
+
+	/* zlib: the crc of the stored bytes, checked before inflating */
+	for (i = 0; i < 64; i++)
+		eye[i] = i / 8 == i % 8;
+	if (compress2(z, &zlen, (const unsigned char *)eye, sizeof(eye), 9) !=
+	    Z_OK)
+		die("compress2");
+	BEGIN();
+	rec_init(&r, "x", TSR_F32, 2, d88, eye, sizeof(eye));
+	r.flags = TSR_FLAG_ZLIB;
+	r.stored = z;
+	r.storedlen = zlen;
+	FINISH();
+	expect_ok(&b, 2, "a 1.1 zlib record");
+	ok(b.p[at + 12] == 64 && b.p[at + 8] == 3 &&
+	           le32test(b.p + at + 60) == crc32(0, z, zlen),
+	   "its header ends with the crc of the stored bytes");
+	BEGIN();
+	rec_init(&r, "x", TSR_F32, 2, d88, eye, sizeof(eye));
+	r.flags = TSR_FLAG_ZLIB;
+	r.stored = z;
+	r.storedlen = zlen;
+	r.setzcrc = 1;
+	r.zcrc = 0xdeadbeef;
+	FINISH();
+	snprintf((char *)out, sizeof(out), "mem: record 1 'x': crc mismatch "
+	         "(stored deadbeef, computed %08lx over the %lu compressed "
+	         "bytes)", (unsigned long)crc32(0, z, zlen), (unsigned long)zlen);
+	expect_err(&b, TSR_ECRC, "a wrong crc of the stored bytes",
+	           (const char *)out, NULL);
+	/* bits zlib never looks at: they need the crc of the stored bytes */
+	zcrc = crc32(0, z, zlen);
+	for (i = 0; i < 8 * zlen; i++) {
+		z[i / 8] ^= 1 << (i % 8);
+		olen = sizeof(out);
+		if (uncompress(out, &olen, z, zlen) == Z_OK &&
+		    olen == sizeof(eye) && !memcmp(out, eye, sizeof(eye))) {
+			nnoop++;
+			BEGIN();
+			rec_init(&r, "x", TSR_F32, 2, d88, eye, sizeof(eye));
+			r.flags = TSR_FLAG_ZLIB;
+			r.stored = z;
+			r.storedlen = zlen;
+			r.setzcrc = 1;
+			r.zcrc = zcrc; /* as written, before the flip */
+			FINISH();
+			read_all(b.p, b.n, &res);
+			flipped += res.rc == -1 && res.err == TSR_ECRC;
+		}
+		z[i / 8] ^= 1 << (i % 8);
+	}
+	diag("%zu of the %lu bits of the zlib stream change nothing it "
+	     "inflates to", nnoop, (unsigned long)(8 * zlen));
+	ok(nnoop > 0 && flipped == nnoop,
+	   "a flip zlib cannot see (the last byte's unused bits) fails with "
+	   "crc mismatch");
+
+	/* 1.0 and 1.1 records and streams may follow each other */
+	b.n = 0;
+	craft_minor = 0;
+	emit_a(&b);
+	craft_minor = 1;
+	emit_a(&b);
+	emit_end(&b, 2);
+	craft_minor = 0;
+	emit_a(&b);
+	emit_end(&b, 1);
+	expect_ok(&b, 3, "records and streams of 1.0 and 1.1 mixed");
+
+	craft_minor = 0;
+	buf_free(&b);
+#undef BEGIN
+#undef FINISH
+}
+
+/* how many of the single-bit flips of p[0..len) read without error */
+static size_t
+accepted_flips(const unsigned char *p, size_t len, size_t *first)
+{
+	unsigned char *q = emalloc(len ? len : 1);
+	struct result res;
+	size_t i, n = 0;
+
+	memcpy(q, p, len);
+	*first = SIZE_MAX;
+	for (i = 0; i < 8 * len; i++) {
+		q[i / 8] ^= 1 << (i % 8);
+		if (read_all(q, len, &res) != -1) {
+			if (!n++)
+				*first = i;
+		}
+		q[i / 8] ^= 1 << (i % 8);
+	}
+	free(q);
+	return n;
+}
+
+/*
+ * Every single-bit flip of a 1.1 stream is an error: the example files,
+ * and a stream the library writes with what they lack (zlib payloads
+ * of random bytes, whose deflate stored blocks have unused bits, and of
+ * long runs; meta like grid=7x7).  1.0 files are only counted.
+ */
+static void
+test_bitflips(void)
+{
+	static const char *files[] = { "scalar", "group", "compressed", "empty",
+	                               "concat", "emptydim" };
+	static const uint64_t d[2] = { 3, 100 }, d0[2] = { 0, 5 };
+	struct tensor t;
+	struct out o;
+	struct rng g;
+	unsigned char *file;
+	char path[64];
+	size_t f, len, bad, first, i;
+	int level;
+
+	for (f = 0; f < LEN(files); f++) {
+		snprintf(path, sizeof(path), "%s.tsr", files[f]);
+		if (!(file = slurp(path, &len))) {
+			ok(0, "example %s exists", path);
+			continue;
+		}
+		bad = accepted_flips(file, len, &first);
+		if (!ok(bad == 0, "each of the %zu single-bit flips of %s is an "
+		        "error", 8 * len, path))
+			diag("%zu accepted, the first at byte %zu bit %zu", bad,
+			     first / 8, first % 8);
+		free(file);
+		snprintf(path, sizeof(path), "v1.0/%s.tsr", files[f]);
+		if ((file = slurp(path, &len))) {
+			bad = accepted_flips(file, len, &first);
+			diag("%s (no header crc): %zu of %zu flips read without "
+			     "error", path, bad, 8 * len);
+			free(file);
+		}
+	}
+
+	tensor_init(&t);
+	rng_seed(&g, 13, 0);
+	out_open(&o, 0);
+	for (level = 0; level <= 6; level += 6) {
+		o.w.compress = level;
+		mk(&t, "patches", TSR_U8, 2, d, "batch=0\ngrid=7x7\nnclasses=10\n");
+		for (i = 0; i < t.nbytes; i++)
+			((unsigned char *)t.data)[i] = rng_u64(&g) >> 56;
+		tsr_write(&o.w, &t, 0);
+		mk(&t, "zeros", TSR_F32, 2, d, "batch=0\n");
+		memset(t.data, 0, t.nbytes);
+		tsr_write(&o.w, &t, 0);
+		mk(&t, "none", TSR_I32, 2, d0, "batch=1\n");
+		tsr_write(&o.w, &t, 0);
+		mk(&t, "step", TSR_I64, 0, NULL, NULL);
+		tsr_write(&o.w, &t, 0);
+		tsr_finish(&o.w);
+	}
+	out_close(&o);
+	bad = accepted_flips((unsigned char *)o.p, o.n, &first);
+	if (!ok(bad == 0, "each of the %zu single-bit flips of a %zu-byte "
+	        "stream with zlib payloads is an error", 8 * o.n, o.n))
+		diag("%zu accepted, the first at byte %zu bit %zu", bad,
+		     first / 8, first % 8);
+	out_free(&o);
+	tensor_free(&t);
 }
 
 static void
@@ -2125,8 +2561,8 @@ test_writer(void)
 	out_open(&o, 9);
 	pass = tsr_finish(&o.w) == 0;
 	out_close(&o);
-	ok(pass && o.n == 128 && !memcmp(o.p, "\x93TSR\x01\x00\x07\x00", 8) &&
-	           o.p[8] == 0 && o.p[12] == 64 && o.p[16] == 8 &&
+	ok(pass && o.n == 128 && !memcmp(o.p, "\x93TSR\x01\x01\x07\x00", 8) &&
+	           o.p[8] == TSR_FLAG_HCRC && o.p[12] == 64 && o.p[16] == 8 &&
 	           o.p[28] == 3 && !memcmp(o.p + 40, "end", 3),
 	   "an empty stream is one 128-byte end record, even with -z");
 	out_free(&o);
@@ -2181,7 +2617,10 @@ main(int argc, char *argv[])
 	test_truncation();
 	test_groups();
 	test_concat();
-	test_errors();
+	test_errors(0);
+	test_errors(1);
+	test_v11();
+	test_bitflips();
 	test_writer();
 
 	tap_done();

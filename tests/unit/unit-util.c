@@ -617,13 +617,17 @@ device_in_place(const char *dev, unsigned maj, unsigned min)
 		snprintf(tmp, sizeof(tmp), "%s.tmp", dev);
 		pass = pass && !exists(tmp);
 	}
-	if (want)
-		pass = pass && strstr(c.err, "output incomplete") &&
-		       strstr(c.err, strerror(ENOSPC));
-	else
+	if (want) {
+		char line[128];
+
+		snprintf(line, sizeof(line), "unit-util: %s: write: %s\n", dev,
+		         strerror(ENOSPC));
+		pass = pass && !strcmp(c.err, line);
+	} else {
 		pass = pass && !c.err[0];
+	}
 	ok(pass, "%s is written in place%s and is still the character device "
-	   "%u,%u", dev, want ? " (ENOSPC: dies 'output incomplete')" : "",
+	   "%u,%u", dev, want ? " (ENOSPC: one line, '<dev>: write: ...')" : "",
 	   maj, min);
 	if (!is_chr(dev, maj, min))
 		diag("%s IS NO LONGER A CHARACTER DEVICE: restore it with "
