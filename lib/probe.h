@@ -45,21 +45,20 @@ int probe_load_ckpt(struct vit *v, FILE *fp, const char *name, int maxB,
 
 /*
  * Loads path: a timm ViT if its name ends in ".safetensors"
- * (safetensors.h; *lneps is then ST_TIMM_EPS), else a mim-train
- * checkpoint (*lneps 0).  NULL or "-" is stdin, a checkpoint.
+ * (safetensors.h; its layer norms' eps in v->c.lneps), else a mim-train
+ * checkpoint.  NULL or "-" is stdin, a checkpoint.
  */
-int probe_load_model(struct vit *v, double *lneps, const char *path,
-                     int maxB, char *msg, size_t msglen);
+int probe_load_model(struct vit *v, const char *path, int maxB, char *msg,
+                     size_t msglen);
 
 /*
- * Runs the encoder on n images, maxB at a time: x (n,L,P); any output
- * may be NULL.  feat (n,L,D) the final norm's output for every patch,
- * pooled (n,D) its mean over the L patches, cls (n,D) the CLS row.
- * lneps 0 is vit_encode itself (mim-train's layer norms, eps 1e-5, the
- * same bits); otherwise the same layers with layer-norm eps lneps.
+ * Runs the encoder (vit_encode) on n images, maxB at a time: x (n,L,P);
+ * any output may be NULL.  feat (n,L,D) the final norm's output for
+ * every patch, pooled (n,D) its mean over the L patches, cls (n,D) the
+ * CLS row.
  */
-void probe_encode(struct vit *v, double lneps, const float *x, size_t n,
-                  float *feat, float *pooled, float *cls);
+void probe_encode(struct vit *v, const float *x, size_t n, float *feat,
+                  float *pooled, float *cls);
 
 /* ------------------------------------------------------------------ */
 /* L-BFGS                                                              */

@@ -90,7 +90,8 @@ void omp_passive(char *argv[]);
 void *bigmap(size_t bytes);
 void bigunmap(void *, size_t bytes);
 
-/* Input: NULL or "-" is stdin; the name for messages is "<stdin>". */
+/* Input: NULL or "-" is stdin; the name for messages is "<stdin>".
+ * Both grow a pipe they get to 1 MiB where Linux allows (util.c). */
 FILE *ifile_open(const char *path);
 const char *ifile_name(const char *path);
 

@@ -83,9 +83,6 @@ grow(struct set *s, size_t add)
 	s->cap = cap;
 }
 
-/* layer-norm eps of the model (probe_encode) */
-static double lneps;
-
 static void
 read_set(struct set *s, const char *path, const struct opts *o,
          struct vit *v)
@@ -161,10 +158,10 @@ read_set(struct set *s, const char *path, const struct opts *o,
 				}
 				for (j = 0; j < cnt; j++)
 					xf[j] = ((unsigned char *)f->data)[j] / 255.0f;
-				probe_encode(v, lneps, xf, n, NULL,
+				probe_encode(v, xf, n, NULL,
 				             cls ? NULL : out, cls ? out : NULL);
 			} else {
-				probe_encode(v, lneps, f->data, n, NULL,
+				probe_encode(v, f->data, n, NULL,
 				             cls ? NULL : out, cls ? out : NULL);
 			}
 		} else {
@@ -413,7 +410,7 @@ main(int argc, char *argv[])
 	/* prepare: the encoder's threads as mim-train sets them */
 	layers_threads(o.threads);
 	memset(&v, 0, sizeof(v));
-	if (o.model && probe_load_model(&v, &lneps, o.model, o.batch, msg,
+	if (o.model && probe_load_model(&v, o.model, o.batch, msg,
 	                                sizeof(msg)) < 0)
 		die("%s", msg);
 	memset(&tr, 0, sizeof(tr));

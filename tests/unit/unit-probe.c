@@ -85,8 +85,8 @@ test_encode(int target)
 	pooled = ecalloc((size_t)B * D, sizeof(float));
 	cls = ecalloc((size_t)B * D, sizeof(float));
 	/* sgemm's rounding may depend on the rows of the batch: close */
-	probe_encode(&s, 0, x, B, feat, NULL, NULL);
-	probe_encode(&b, 0, x, B, feat1, pooled, cls);
+	probe_encode(&s, x, B, feat, NULL, NULL);
+	probe_encode(&b, x, B, feat1, pooled, cls);
 	dmax = 0;
 	for (j = 0; j < (size_t)B * L * D; j++)
 		dmax = fmax(dmax, fabs(feat[j] - feat1[j]));
