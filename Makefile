@@ -7,10 +7,14 @@
 #   make demo         the main comparison on Fashion-MNIST, reduced budget
 #   make paper        every experiment at the full budget (README.md)
 #   make deps         install the Debian packages the build and tests need
-#   make install      into $(DESTDIR)$(PREFIX)
+#   make install      into $(DESTDIR)$(PREFIX) (make MPI=1 install: the
+#                     MPI build's tools)
 #   make SAN=1        the sanitizer build, into build/san/
 #   make fuzz         each fuzz harness under libFuzzer for FUZZTIME seconds
 #                     (clang; build/fuzz/), see tests/fuzz/run
+#   make MPI=1        every tool, mim-train and kmeans-fit able to run as
+#                     the ranks of an MPI job (mpirun, srun), into
+#                     build/mpi/ (with SAN=1, build/san-mpi/)
 include config.mk
 
 TOOLS = $(sort $(basename $(notdir $(wildcard tools/*.c))))
@@ -21,6 +25,15 @@ LIBSRC = $(wildcard lib/*.c)
 MAN1 = $(TOOLS:%=man/man1/%.1)
 MAN5 = man/man5/tensor-stream.5
 MAN7 = man/man7/mimtools.7
+
+ifeq ($(MPI),1)
+ifeq ($(SAN),1)
+O ?= build/san-mpi
+else
+O ?= build/mpi
+endif
+BIN ?= $(O)/bin
+endif
 
 ifeq ($(FUZZ),1)
 # libFuzzer: clang, the library instrumented for coverage
@@ -75,8 +88,20 @@ LDLIBS_fuzz-archive = $(LIBARCHIVE) $(LIBZ) $(LIBM)
 LDLIBS_fuzz-safetensors = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_fuzz-ckpt = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 
-# the training kernels: OpenMP loops, and -O3 vectorises attention and GELU
-$(O)/lib/layers.o $(O)/lib/vit.o $(O)/lib/optim.o: CFLAGS += -O3 -fopenmp
+# MPI: lib/dist.c is the only file that includes mpi.h; every program
+# of the MPI build links the library
+ifeq ($(MPI),1)
+ifeq ($(strip $(MPI_LIBS)),)
+$(error MPI=1: pkg-config knows no mpi-c (apt-get install libopenmpi-dev), or give MPI_CFLAGS and MPI_LIBS)
+endif
+$(O)/lib/dist.o: CPPFLAGS += -DMIM_MPI
+$(O)/lib/dist.o: CFLAGS += $(MPI_CFLAGS)
+LDLIBS_MPI = $(MPI_LIBS)
+endif
+
+# the training kernels (simd.h): OpenMP loops, and -O3 vectorises
+# attention, GELU and AdamW (its sqrtf without errno)
+$(O)/lib/layers.o $(O)/lib/vit.o $(O)/lib/optim.o: CFLAGS += -O3 -fopenmp -fno-math-errno
 # unit-layers checks what every OpenMP thread of the layers does
 $(O)/tests/unit-layers.o: CFLAGS += -fopenmp
 LDLIBS_mktsr = $(LIBZ) $(LIBM)
@@ -101,10 +126,10 @@ $(LIB): $(LIBOBJ)
 
 $(BIN)/%: $(O)/tools/%.o $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_$*)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_$*) $(LDLIBS_MPI)
 
 $(O)/tests/%: $(O)/tests/%.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_$*)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_$*) $(LDLIBS_MPI)
 
 # fuzz harnesses: with replay.c for the tests, with libFuzzer for make fuzz
 $(O)/fuzz/%.o: tests/fuzz/%.c tests/fuzz/fuzz.h lib/*.h config.mk
@@ -121,10 +146,17 @@ $(O)/bin/fuzz-%: $(O)/fuzz/fuzz-%.o $(LIB)
 
 # ---------------------------------------------------------------- tests
 BATS = bats
+# the MPI builds too where MPI is installed (tests/99-mpi.bats skips
+# without them, which CI counts as a failure)
+MPI_TOOLS = mim-train kmeans-fit
+HAVE_MPI = $(shell pkg-config --exists mpi-c 2>/dev/null && command -v mpirun >/dev/null && echo 1)
 check: all
 	$(MAKE) SAN=1 all
+	$(if $(HAVE_MPI),$(MAKE) MPI=1 $(MPI_TOOLS:%=build/mpi/bin/%) && \
+	    $(MAKE) MPI=1 SAN=1 $(MPI_TOOLS:%=build/san-mpi/bin/%))
 	tests/run
-	MIM_BIN=$(CURDIR)/build/san/bin MIM_TESTBIN=$(CURDIR)/build/san/tests tests/run
+	MIM_BIN=$(CURDIR)/build/san/bin MIM_TESTBIN=$(CURDIR)/build/san/tests \
+	    MIM_MPIBIN=$(CURDIR)/build/san-mpi/bin tests/run
 
 check-fast: all
 	tests/run --filter-tags '!slow'
@@ -142,6 +174,7 @@ lint-man:
 	mandoc -Tlint -W warning $(MAN1) $(MAN5) $(MAN7)
 
 bench: all
+	$(if $(HAVE_MPI),$(MAKE) MPI=1 $(MPI_TOOLS:%=build/mpi/bin/%))
 	bench/run
 
 deps:
@@ -156,10 +189,10 @@ paper: all
 	$(MAKE) -f pipelines/paper.mk
 
 # ---------------------------------------------------------------- install
-install: $(TOOLS:%=bin/%)
+install: $(TOOLS:%=$(BIN)/%)
 	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANPREFIX)/man1 \
 	    $(DESTDIR)$(MANPREFIX)/man5 $(DESTDIR)$(MANPREFIX)/man7
-	cp -f $(TOOLS:%=bin/%) $(DESTDIR)$(PREFIX)/bin/
+	cp -f $(TOOLS:%=$(BIN)/%) $(DESTDIR)$(PREFIX)/bin/
 	cd $(DESTDIR)$(PREFIX)/bin && chmod 755 $(TOOLS)
 	cp -f $(MAN1) $(DESTDIR)$(MANPREFIX)/man1/
 	cp -f $(MAN5) $(DESTDIR)$(MANPREFIX)/man5/

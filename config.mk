@@ -19,3 +19,7 @@ LIBBLAS = -lopenblas
 # LAPACK (dsyevr): Debian's OpenBLAS carries it; elsewhere -llapack -lblas
 LIBLAPACK = $(LIBBLAS)
 LIBM = -lm
+
+# MPI, for make MPI=1 only: Debian's mpi-c is the default MPI (Open MPI)
+MPI_CFLAGS = $(shell pkg-config --cflags mpi-c 2>/dev/null)
+MPI_LIBS = $(shell pkg-config --libs mpi-c 2>/dev/null)

@@ -9,9 +9,11 @@ usage: vit_model.py data OUT N        N random images of 14x14 patches
                                       meta as patchify writes it
        vit_model.py flops PRESET B L P [MASK]
                                       FLOPs of one training step
-       vit_model.py memory PRESET B L P [MASK]
+       vit_model.py memory PRESET B L P [MASK [THREADS]]
                                       bytes of parameters, gradients,
-                                      AdamW m and v, and activations
+                                      AdamW m and v, activations and
+                                      the scratch of THREADS threads
+                                      (default 2)
 
 The formulas (bench/README has them too), with V = int(L (1 - MASK))
 visible patches (MASK default 0.75), Te = V + 1 encoder tokens (CLS),
@@ -23,7 +25,10 @@ Td = L + 1 decoder tokens, width C, T tokens, MLP ratio 4:
     + dec_depth blocks (T=Td, C=E) + 2 Td E P (pixel head)
   step = 3 x forward (backward = 2 x forward) x B.
 LayerNorm, GELU, softmax, the loss and AdamW are left out (a few %).
-The activations are lib/vit.c's act_table() for B images, in floats.
+The activations are lib/vit.c's act_table() for B images, in floats;
+the scratch is vit_build's other blocks: the packed weights, each
+thread's backward scratch for a chunk of rows and its gradient slabs
+(vit_threads), each row's loss.
 """
 import sys
 
@@ -81,11 +86,50 @@ def acts(c, B):
         big, bigc = Te, D
     else:
         big, bigc = Td, E
-    att = max(c["heads"] * Te * Te, c["dheads"] * Td * Td)
-    n += 5 * B * big * bigc + B * big * 3 * bigc
-    n += 2 * B * max(Te * MLP * D, Td * MLP * E)
-    n += B * att + B * Td * P + B * Te * E + B * V * D
+    n += 2 * B * big * bigc
+    n += B * Td * P + B * Te * E + B * V * D
     return n
+
+
+CHUNK = 384  # rows a thread takes at a time (lib/vit.c)
+
+
+def a16(n):
+    return (n + 15) // 16 * 16
+
+
+def scratch(c, B, threads):
+    """floats of vit_build's other blocks (lib/vit.c), pixel target"""
+    D, E, P = c["D"], c["E"], c["P"]
+
+    def pad32(n):
+        return (n + 31) // 32 * 32
+
+    def packed(OC, C):
+        return a16(max(C * pad32(OC), OC * pad32(C)))
+
+    def blkw(C):
+        return (packed(3 * C, C) + packed(C, C) + packed(MLP * C, C)
+                + packed(C, MLP * C))
+
+    def chunk(T, C, NH):
+        ns = max(1, CHUNK // T)
+        n = ns * T
+        return (a16(n * MLP * C) + 3 * a16(n * C) + a16(n * 3 * C)
+                + a16(ns * NH * T * T))
+
+    def blkp(C):
+        return (2 * a16(C) + a16(3 * C * C) + a16(3 * C) + a16(C * C)
+                + a16(C) + 2 * a16(C) + a16(MLP * C * C) + a16(MLP * C)
+                + a16(MLP * C * C) + a16(C))
+    pack = (packed(D, P) + c["depth"] * blkw(D) + packed(E, D)
+            + c["ddepth"] * blkw(E) + packed(P, E))
+    work = max(chunk(c["Te"], D, c["heads"]), chunk(c["Td"], E, c["dheads"]))
+    head = 2 * a16(E) + a16(P * E) + a16(P)
+    mid = 2 * a16(D) + a16(E * D) + 2 * a16(E)
+    emb = a16(D * P) + 2 * a16(D)
+    slab = a16(max(head, blkp(E), mid, blkp(D), emb))
+    return pack + threads * (work + 2 * slab) + 2 * B * c["Td"]
 
 
 def main(argv):
@@ -105,13 +149,16 @@ def main(argv):
         return 0
     c = cfg(argv[2], int(argv[4]), int(argv[5]),
             float(argv[6]) if len(argv) > 6 else 0.75)
+    threads = int(argv[7]) if len(argv) > 7 else 2
     B = int(argv[3])
     if argv[1] == "flops":
         print(flops(c, B))
     elif argv[1] == "memory":
         p = params(c)
         a = acts(c, B)
-        print("params=%d acts=%d bytes=%d" % (p, a, 4 * (4 * p + a)))
+        w = scratch(c, B, threads)
+        print("params=%d acts=%d scratch=%d bytes=%d"
+              % (p, a, w, 4 * (4 * p + a + w)))
     else:
         return 2
     return 0

@@ -38,9 +38,9 @@ classifier_build(struct classifier *c, struct vit *v, int K, int pool,
 {
 	int D = v->c.dim, T = 1 + v->L, B = v->maxB;
 	size_t bd = (size_t)B * D, bk = (size_t)B * K;
-	float **p[] = { &c->feat, &c->fcn, &c->xcls, &c->dh, &c->dfeat };
+	float **p[] = { &c->feat, &c->fcn, &c->dh, &c->dfeat };
 	float **q[] = { &c->logits, &c->probs, &c->dlogits };
-	float **r[] = { &c->fcm, &c->fcr, &c->mcls, &c->rcls };
+	float **r[] = { &c->fcm, &c->fcr };
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
@@ -108,9 +108,6 @@ classifier_free(struct classifier *c)
 	free(c->fcn);
 	free(c->fcm);
 	free(c->fcr);
-	free(c->xcls);
-	free(c->mcls);
-	free(c->rcls);
 	free(c->logits);
 	free(c->probs);
 	free(c->dlogits);
@@ -245,7 +242,7 @@ classifier_forward(struct classifier *c, const float *x, int B,
 	c->targets = targets;
 	memcpy(v->pos, c->pos, (size_t)T * D * sizeof(float));
 	v->dpath = dp;
-	vit_encode(v, x, B);
+	vit_encode_train(v, x, B);
 	if (c->pool == POOL_MEAN) {
 		/* the mean of the patch tokens, summed in patch order */
 		for (b = 0; b < B; b++) {
@@ -260,7 +257,7 @@ classifier_forward(struct classifier *c, const float *x, int B,
 				f[d] /= L;
 		}
 		layernorm_forward(c->fcn, c->fcm, c->fcr, c->feat, c->fcw, c->fcb, B,
-		                  D);
+		                  D, v->c.lneps);
 		h = c->fcn;
 	} else {
 		for (b = 0; b < B; b++)
@@ -268,7 +265,7 @@ classifier_forward(struct classifier *c, const float *x, int B,
 			       D * sizeof(float));
 		h = c->feat;
 	}
-	linear_forward(c->logits, h, c->hw, c->hb, B, D, c->K);
+	linear_forward(c->logits, h, c->hw, NULL, c->hb, NULL, B, D, c->K);
 	c->loss = targets ? softxent_forward(c->probs, c->logits, targets, B,
 	                                     c->K) : 0.0f;
 	return c->loss;
@@ -290,13 +287,14 @@ classifier_backward(struct classifier *c)
 	float *g0 = a->g0, *dx0;
 
 	softxent_backward(c->dlogits, c->probs, c->targets, B, c->K, 1.0f);
-	linear_backward_set(c->dh, c->ghw, c->ghb, c->dlogits,
-	                    c->pool == POOL_MEAN ? c->fcn : c->feat, c->hw, B, D,
-	                    c->K);
-	/* the gradient at the last block's output, into a.g0 */
+	linear_backward(c->dh, c->ghw, c->ghb, c->dlogits,
+	                c->pool == POOL_MEAN ? c->fcn : c->feat, c->hw, NULL, B, D,
+	                c->K);
+	/* the gradient at the last block's output (pool mean) or at the
+	 * final norm's (pool cls), into a.g0 */
 	if (c->pool == POOL_MEAN) {
-		layernorm_backward_res(c->dfeat, NULL, c->gfcw, c->gfcb, c->dh,
-		                       c->feat, c->fcw, c->fcm, c->fcr, B, D);
+		layernorm_backward(c->dfeat, NULL, c->gfcw, c->gfcb, c->dh, c->feat,
+		                   c->fcw, c->fcm, c->fcr, B, D);
 		for (b = 0; b < B; b++) {
 			float *gb = g0 + (size_t)b * T * D;
 
@@ -307,21 +305,13 @@ classifier_backward(struct classifier *c)
 				memcpy(gb + (size_t)l * D, gb + D, D * sizeof(float));
 		}
 	} else {
-		/* the final norm's backward on the CLS rows alone */
-		for (b = 0; b < B; b++) {
-			memcpy(c->xcls + (size_t)b * D,
-			       a->ex[v->c.depth] + (size_t)b * T * D, D * sizeof(float));
-			c->mcls[b] = a->elnm[(size_t)b * T];
-			c->rcls[b] = a->elnr[(size_t)b * T];
-		}
-		layernorm_backward_res(c->dfeat, NULL, v->g.enw, v->g.enb, c->dh,
-		                       c->xcls, v->w.enw, c->mcls, c->rcls, B, D);
+		/* the gradient at the final norm's CLS rows */
 		memset(g0, 0, (size_t)B * T * D * sizeof(float));
 		for (b = 0; b < B; b++)
-			memcpy(g0 + (size_t)b * T * D, c->dfeat + (size_t)b * D,
+			memcpy(g0 + (size_t)b * T * D, c->dh + (size_t)b * D,
 			       D * sizeof(float));
 	}
-	dx0 = vit_encode_backward(v);
+	dx0 = vit_encode_backward(v, c->pool == POOL_CLS);
 	/* the position embedding: the sum over the batch */
 	for (b = 0; b < B; b++)
 		for (l = 0; l < T * D; l++)

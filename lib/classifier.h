@@ -2,7 +2,7 @@
 /*
  * classifier: a pretrained ViT encoder fine-tuned end to end as an image
  * classifier, MAE's models_vit.py: every patch visible, the encoder's
- * blocks (vit_encode, with drop path while training), then
+ * blocks (vit_encode_train, with drop path while training), then
  *
  *	pool mean   fc_norm(the mean of the last block's L patch tokens)
  *	            (MAE's global_pool: the encoder's final norm is unused)
@@ -55,7 +55,6 @@ struct classifier {
 	/* activations of the last forward pass, for maxB images */
 	float *feat;                /* (B,D) pooled, or CLS after the norm */
 	float *fcn, *fcm, *fcr;     /* (B,D), (B), (B) fc_norm */
-	float *xcls, *mcls, *rcls;  /* (B,D), (B), (B) CLS rows, norm stats */
 	float *logits, *probs;      /* (B,K) */
 	const float *targets;       /* (B,K) soft targets, or NULL */
 	float *dlogits, *dh, *dfeat; /* backward scratch: (B,K), (B,D), (B,D) */

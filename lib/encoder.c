@@ -5,21 +5,13 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "encoder.h"
-#include "layers.h"
 #include "safetensors.h"
 #include "tensor.h"
-
-#ifdef _OPENMP
-#define OMP_FOR _Pragma("omp parallel for schedule(static)")
-#else
-#define OMP_FOR
-#endif
 
 static int
 cfg_long(const struct tensor *t, const char *key, long *v, const char *name,
@@ -219,15 +211,14 @@ out:
 }
 
 int
-encoder_load(struct vit *v, double *lneps, const char *path, int maxB,
-             char *msg, size_t len)
+encoder_load(struct vit *v, const char *path, int maxB, char *msg,
+             size_t len)
 {
 	size_t n = path ? strlen(path) : 0;
 	const char *name = path && strcmp(path, "-") ? path : "<stdin>";
 	FILE *fp = path && strcmp(path, "-") ? fopen(path, "rb") : stdin;
 	int rc;
 
-	*lneps = 0;
 	if (!fp) {
 		snprintf(msg, len, "%s: %s", name, strerror(errno));
 		return -1;
@@ -240,7 +231,6 @@ encoder_load(struct vit *v, double *lneps, const char *path, int maxB,
 			rc = st_load_timm(v, &f, name, maxB, msg, len);
 			st_free(&f);
 		}
-		*lneps = ST_TIMM_EPS;
 	} else {
 		rc = encoder_load_ckpt(v, fp, name, maxB, NULL, NULL, msg, len);
 	}
@@ -249,88 +239,16 @@ encoder_load(struct vit *v, double *lneps, const char *path, int maxB,
 	return rc;
 }
 
-/* layer norm with eps: out (N,C) */
-static void
-lnorm(float *out, const float *inp, const float *w, const float *b, int N,
-      int C, float eps)
-{
-	int i;
-
-	OMP_FOR
-	for (i = 0; i < N; i++) {
-		const float *x = inp + (size_t)i * C;
-		float *y = out + (size_t)i * C, m = 0.0f, var = 0.0f, s;
-		int c;
-
-		for (c = 0; c < C; c++)
-			m += x[c];
-		m /= C;
-		for (c = 0; c < C; c++)
-			var += (x[c] - m) * (x[c] - m);
-		var /= C;
-		s = 1.0f / sqrtf(var + eps);
-		for (c = 0; c < C; c++)
-			y[c] = (x[c] - m) * s * w[c] + b[c];
-	}
-}
-
-/* vit_encode with layer-norm eps: a.eln (B,1+L,D) */
-static void
-encode_eps(struct vit *v, const float *patches, int B, float eps)
-{
-	const struct vit_config *c = &v->c;
-	struct vit_a *a = &v->a;
-	const struct vit_w *w = &v->w;
-	int L = v->L, P = v->P, D = c->dim, Te = 1 + L, H = c->mlp * D, b, i;
-	int N = B * Te;
-
-	v->B = B;
-	memcpy(a->xv, patches, (size_t)B * L * P * sizeof(float));
-	linear_forward(a->pe, a->xv, w->pew, w->peb, B * L, P, D);
-	for (b = 0; b < B; b++) {
-		float *x = a->ex[0] + (size_t)b * Te * D;
-		int j, d;
-
-		for (d = 0; d < D; d++)
-			x[d] = w->cls[d] + v->pos[d];
-		for (j = 0; j < L; j++)
-			for (d = 0; d < D; d++)
-				x[(1 + j) * D + d] = a->pe[((size_t)b * L + j) * D + d] +
-				                     v->pos[(size_t)(1 + j) * D + d];
-	}
-	for (i = 0; i < c->depth; i++) {
-		const struct vit_blockw *bw = &w->enc[i];
-		const struct vit_blocka *ba = &a->enc[i];
-		const float *x = a->ex[i];
-		float *out = a->ex[i + 1];
-
-		lnorm(ba->ln1, x, bw->ln1w, bw->ln1b, N, D, eps);
-		linear_forward(ba->qkv, ba->ln1, bw->qkvw, bw->qkvb, N, D, 3 * D);
-		attention_forward(ba->atty, ba->att, ba->qkv, B, Te, D, c->heads);
-		linear_forward(ba->r1, ba->atty, bw->projw, bw->projb, N, D, D);
-		residual_forward(ba->r1, ba->r1, x, (size_t)N * D);
-		lnorm(ba->ln2, ba->r1, bw->ln2w, bw->ln2b, N, D, eps);
-		linear_forward(ba->fch, ba->ln2, bw->fc1w, bw->fc1b, N, D, H);
-		gelu_forward(ba->fcg, ba->fch, (size_t)N * H);
-		linear_forward(out, ba->fcg, bw->fc2w, bw->fc2b, N, H, D);
-		residual_forward(out, out, ba->r1, (size_t)N * D);
-	}
-	lnorm(a->eln, a->ex[c->depth], w->enw, w->enb, N, D, eps);
-}
-
 void
-encoder_run(struct vit *v, double lneps, const float *x, size_t n,
-            float *feat, float *pooled, float *cls)
+encoder_run(struct vit *v, const float *x, size_t n, float *feat,
+            float *pooled, float *cls)
 {
 	size_t L = v->L, P = v->P, D = v->c.dim, i0, b, l, d;
 
 	for (i0 = 0; i0 < n; i0 += v->maxB) {
 		int B = n - i0 < (size_t)v->maxB ? (int)(n - i0) : v->maxB;
 
-		if (lneps > 0)
-			encode_eps(v, x + i0 * L * P, B, (float)lneps);
-		else
-			vit_encode(v, x + i0 * L * P, B);
+		vit_encode(v, x + i0 * L * P, B);
 		for (b = 0; b < (size_t)B; b++) {
 			const float *e = v->a.eln + b * (1 + L) * D;
 

@@ -54,12 +54,12 @@ int encoder_check_record(const struct tensor *t, const struct vit_tensor *p,
                          size_t msglen);
 
 /*
- * Loads path: a timm ViT if its name ends in ".safetensors" (*lneps is
- * then ST_TIMM_EPS), else a checkpoint (*lneps 0).  NULL or "-" is
- * stdin, a checkpoint.
+ * Loads path: a timm ViT if its name ends in ".safetensors"
+ * (safetensors.h; its layer norms' eps in v->c.lneps), else a
+ * checkpoint.  NULL or "-" is stdin, a checkpoint.
  */
-int encoder_load(struct vit *v, double *lneps, const char *path, int maxB,
-                 char *msg, size_t msglen);
+int encoder_load(struct vit *v, const char *path, int maxB, char *msg,
+                 size_t msglen);
 
 /*
  * 0 if x, u8 or f32 patches (n, L, P) with the patch_size, channels and
@@ -70,13 +70,12 @@ int encoder_check_patches(const struct vit *v, const struct tensor *x,
                           char *msg, size_t msglen);
 
 /*
- * Runs the encoder on n images, maxB at a time: x (n,L,P); any output
- * may be NULL.  feat (n,L,D) the final norm's output for every patch,
- * pooled (n,D) its mean over the L patches, cls (n,D) the CLS row.
- * lneps 0 is vit_encode itself (mim-train's layer norms, eps 1e-5, the
- * same bits); otherwise the same layers with layer-norm eps lneps.
+ * Runs the encoder (vit_encode) on n images, maxB at a time: x (n,L,P);
+ * any output may be NULL.  feat (n,L,D) the final norm's output for
+ * every patch, pooled (n,D) its mean over the L patches, cls (n,D) the
+ * CLS row.
  */
-void encoder_run(struct vit *v, double lneps, const float *x, size_t n,
-                 float *feat, float *pooled, float *cls);
+void encoder_run(struct vit *v, const float *x, size_t n, float *feat,
+                 float *pooled, float *cls);
 
 #endif

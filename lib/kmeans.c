@@ -663,33 +663,12 @@ kmeans_accumulate(struct kmeans_ws *ws, const float *x, size_t n,
 /* mini-batch                                                          */
 
 void
-kmeans_minibatch_update(const float *x, size_t n, int d, int k,
-                        const int32_t *labels, float *c, int64_t *counts)
+kmeans_minibatch_apply(const double *sums, const int64_t *b, int k, int d,
+                       float *c, int64_t *counts)
 {
-	double *sums = calloc((size_t)k * d, sizeof(*sums)), old;
-	int64_t *b = calloc(k, sizeof(*b));
-	size_t i;
+	double old;
 	int j, kk;
 
-	if (!sums || !b) {
-		/* no memory: update row by row, the same formula in float */
-		for (i = 0; i < n; i++) {
-			j = labels[i];
-			counts[j]++;
-			for (kk = 0; kk < d; kk++)
-				c[(size_t)j * d + kk] +=
-					(x[i * d + kk] - c[(size_t)j * d + kk]) /
-					(float)counts[j];
-		}
-		free(sums);
-		free(b);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		j = labels[i];
-		b[j]++;
-		addrow(sums + (size_t)j * d, x + i * d, d);
-	}
 	/* sklearn's _minibatch_update_dense: (c * counts + sum) / (counts + b) */
 	for (j = 0; j < k; j++) {
 		if (!b[j])
@@ -703,8 +682,6 @@ kmeans_minibatch_update(const float *x, size_t n, int d, int k,
 		}
 		counts[j] += b[j];
 	}
-	free(sums);
-	free(b);
 }
 
 /* ------------------------------------------------------------------ */

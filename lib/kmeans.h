@@ -66,11 +66,11 @@ void kmeans_accumulate(struct kmeans_ws *, const float *x, size_t n,
  * Mini-batch K-means update (scikit-learn's MiniBatchKMeans): each
  * centroid moves towards the mean of its rows in the batch with
  * learning rate b / (counts + b), where b is its row count in the batch;
- * counts (K) accumulates.
+ * counts (K) accumulates.  The batch comes as its sums (K, D) and row
+ * counts b (K), from kmeans_accumulate (and a sum over ranks).
  */
-void kmeans_minibatch_update(const float *x, size_t n, int d, int k,
-                             const int32_t *labels, float *c,
-                             int64_t *counts);
+void kmeans_minibatch_apply(const double *sums, const int64_t *b, int k,
+                            int d, float *c, int64_t *counts);
 
 /* k-means++ seeding (greedy: 2 + log K candidates a step) from x */
 int kmeans_plusplus(const float *x, size_t n, int d, int k, struct rng *,

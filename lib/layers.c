@@ -1,8 +1,7 @@
 /* See LICENSE file for copyright and license details. */
 /*
- * layers: forward and backward passes (layers.h).  The linear layers go
- * through cblas_sgemm; each has a naive twin that the unit test compares
- * against.  Element-wise loops use OpenMP when compiled with -fopenmp.
+ * layers: forward and backward passes (layers.h).  The linear layers
+ * are gemm.h's products; the other loops are KERNELs (simd.h).
  */
 #include <cblas.h>
 #include <math.h>
@@ -12,26 +11,13 @@
 #include <xmmintrin.h>
 #endif
 
+#include "gemm.h"
 #include "layers.h"
+#include "simd.h"
 
 #ifdef _OPENMP
 #include <omp.h>
-#define OMP_FOR _Pragma("omp parallel for schedule(static)")
-#define OMP_PARALLEL _Pragma("omp parallel")
-#define NTHREADS omp_get_num_threads()
-#define THREAD omp_get_thread_num()
-#else
-#define OMP_FOR
-#define OMP_PARALLEL
-#define NTHREADS 1
-#define THREAD 0
 #endif
-
-/*
- * With OpenMP, every product is cut into one slab of rows per thread,
- * each an sgemm of its own (OpenBLAS then runs with one thread, set by
- * layers_threads), so the cut depends only on the number of threads.
- */
 
 /* flush subnormal results to zero and read subnormal inputs as zero,
  * in the calling thread (MXCSR's FTZ and DAZ bits) */
@@ -48,11 +34,13 @@ layers_threads(int n)
 {
 	flush_subnormals();
 #ifdef _OPENMP
-	/* two OpenMP threads each asking two OpenBLAS threads for their
-	 * slab queue on the one idle BLAS thread and spin: keep it at 1 */
+	/* each OpenMP thread computes its own products: OpenBLAS, where it
+	 * is used, runs on the calling thread */
 	openblas_set_num_threads(1);
 	omp_set_num_threads(n);
-	OMP_PARALLEL
+	/* the team's threads; a thread started later (a larger team)
+	 * inherits the flag from the thread that starts it */
+#pragma omp parallel
 	flush_subnormals();
 #else
 	openblas_set_num_threads(n);
@@ -61,64 +49,6 @@ layers_threads(int n)
 
 /* ------------------------------------------------------------------ */
 /* vector kernels                                                      */
-
-/*
- * The inner loops below are written for the vectoriser (no reduction
- * in a loop it must vectorise, rows padded to a multiple of 8 floats),
- * in functions of their own: with GCC or Clang on x86-64 each is built
- * twice, for the baseline and for x86-64-v3 (AVX2, FMA), and the loader
- * picks one for the machine it runs on.  The choice depends only on the
- * CPU, so a given machine always computes the same bytes.  The OpenMP
- * bodies call these kernels: an OpenMP body cannot be cloned itself.
- */
-#if defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
-#endif
-#ifndef KERNEL
-#define KERNEL
-#endif
-/*
- * SIMD before an inner loop of a kernel: its iterations are independent
- * (the compiler cannot always prove it through the pointers); it allows
- * no reordering of a sum.
- */
-#ifdef _OPENMP
-#define SIMD _Pragma("omp simd")
-#else
-#define SIMD
-#endif
-
-/* for what the kernels call: a separate copy would lose their target */
-#ifdef __GNUC__
-#define INLINE static inline __attribute__((always_inline))
-#else
-#define INLINE static inline
-#endif
-
-/*
- * Rows of a product are cut between threads at multiples of LAYERS_ROWS
- * (layers.h): OpenBLAS's Haswell sgemm rounds a row differently when an
- * M block starts elsewhere, so a cut anywhere else would make the
- * results depend on the number of threads.
- */
-long
-layers_cut(long n, int i, int nt)
-{
-	if (i >= nt)
-		return n;
-	return n * i / nt / LAYERS_ROWS * LAYERS_ROWS;
-}
-
-#define ROWSLAB(n, lo, hi) \
-	long lo = layers_cut((n), THREAD, NTHREADS), \
-	     hi = layers_cut((n), THREAD + 1, NTHREADS)
-
-/* the part [lo, hi) of n items that this thread of the team takes */
-#define SLAB(n, lo, hi) \
-	long lo = (long)(n) * THREAD / NTHREADS, \
-	     hi = (long)(n) * (THREAD + 1) / NTHREADS
 
 enum { VEC = 8 };  /* row padding, in floats */
 
@@ -242,62 +172,32 @@ sum_lanes2(const float *x, const float *y, int n)
 /* ------------------------------------------------------------------ */
 /* linear                                                              */
 
-void
-linear_forward_slab(float *out, const float *inp, const float *w,
-                    const float *b, const float *res, long r0, long r1, int C,
-                    int OC)
+size_t
+linear_packsize(int C, int OC)
 {
-	float *o = out + (size_t)r0 * OC;
-	long n = r1 - r0, i;
-	int j;
+	size_t f = gemm_packsize(OC, C), b = gemm_packsize(C, OC);
 
-	if (n <= 0 || OC <= 0)
-		return;
-	for (i = 0; i < n && (b || res); i++) {
-		float *oi = o + (size_t)i * OC;
-		const float *ri = res ? res + (size_t)(r0 + i) * OC : NULL;
-
-		if (b && ri)
-			for (j = 0; j < OC; j++)
-				oi[j] = ri[j] + b[j];
-		else
-			memcpy(oi, ri ? ri : b, OC * sizeof(*oi));
-	}
-	/* out (n,OC) += inp (n,C) w^T */
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, OC, C, 1.0f,
-	            inp + (size_t)r0 * C, C, w, C, b || res ? 1.0f : 0.0f, o, OC);
+	return f > b ? f : b;
 }
 
 void
-linear_forward(float *out, const float *inp, const float *w, const float *b,
-               int N, int C, int OC)
+linear_pack(float *wp, const float *w, int C, int OC, int backward)
 {
-	/* by slabs of rows */
-	OMP_PARALLEL
-	{
-		ROWSLAB(N, r0, r1);
-
-		linear_forward_slab(out, inp, w, b, NULL, r0, r1, C, OC);
-	}
+	if (backward)
+		gemm_pack(wp, C, OC, w, C, 1);
+	else
+		gemm_pack(wp, OC, C, w, 1, C);
 }
 
 void
-linear_forward_naive(float *out, const float *inp, const float *w,
-                     const float *b, int N, int C, int OC)
+linear_forward(float *out, const float *inp, const float *w, const float *wp,
+               const float *b, const float *res, int N, int C, int OC)
 {
-	int i, o, c;
-
-	for (i = 0; i < N; i++)
-		for (o = 0; o < OC; o++) {
-			float s = b ? b[o] : 0.0f;
-
-			for (c = 0; c < C; c++)
-				s += inp[(size_t)i * C + c] * w[(size_t)o * C + c];
-			out[(size_t)i * OC + o] = s;
-		}
+	/* out (N,OC) = inp (N,C) w^T: b(k,j) = w[j C + k] */
+	gemm(N, OC, C, inp, C, 1, w, 1, C, wp, out, OC, 0, b, res);
 }
 
-/* db (o1 - o0) += the column sums of dout (N, stride OC), in row order */
+/* db (n) += the column sums of dout (N, stride OC), in row order */
 KERNEL static void
 colsum(float *restrict db, const float *restrict dout, long N, int OC,
        int n)
@@ -310,67 +210,21 @@ colsum(float *restrict db, const float *restrict dout, long N, int OC,
 			db[o] += dout[i * OC + o];
 }
 
-static void
-linear_backward_(float *dinp, float *dw, float *db, const float *dout,
-                 const float *inp, const float *w, int N, int C, int OC,
-                 float beta)
+void
+linear_backward(float *dinp, float *dw, float *db, const float *dout,
+                const float *inp, const float *w, const float *wp, int N,
+                int C, int OC)
 {
 	if (N <= 0 || OC <= 0)
 		return;
-	OMP_PARALLEL
-	{
-		ROWSLAB(N, r0, r1);
-		SLAB(OC, o0, o1);
-
-		/* dinp (N,C) = beta dinp + dout (N,OC) w (OC,C), by rows */
-		if (dinp && r1 > r0)
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, C,
-			            OC, 1.0f, dout + (size_t)r0 * OC, OC, w, C, beta,
-			            dinp + (size_t)r0 * C, C);
-		/* dw (OC,C) += dout^T inp (N,C), db += column sums of dout,
-		 * by rows of dw: no sum is cut between threads */
-		if (dw && o1 > o0)
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o1 - o0, C, N,
-			            1.0f, dout + o0, OC, inp, C, 1.0f,
-			            dw + (size_t)o0 * C, C);
-		if (db && o1 > o0)
-			colsum(db + o0, dout + o0, N, OC, o1 - o0);
-	}
-}
-
-void
-linear_backward(float *dinp, float *dw, float *db, const float *dout,
-                const float *inp, const float *w, int N, int C, int OC)
-{
-	linear_backward_(dinp, dw, db, dout, inp, w, N, C, OC, 1.0f);
-}
-
-void
-linear_backward_set(float *dinp, float *dw, float *db, const float *dout,
-                    const float *inp, const float *w, int N, int C, int OC)
-{
-	linear_backward_(dinp, dw, db, dout, inp, w, N, C, OC, 0.0f);
-}
-
-void
-linear_backward_naive(float *dinp, float *dw, float *db, const float *dout,
-                      const float *inp, const float *w, int N, int C, int OC)
-{
-	int i, o, c;
-
-	for (i = 0; i < N; i++)
-		for (o = 0; o < OC; o++) {
-			float d = dout[(size_t)i * OC + o];
-
-			for (c = 0; c < C; c++) {
-				if (dinp)
-					dinp[(size_t)i * C + c] += d * w[(size_t)o * C + c];
-				if (dw)
-					dw[(size_t)o * C + c] += d * inp[(size_t)i * C + c];
-			}
-			if (db)
-				db[o] += d;
-		}
+	/* dinp (N,C) = dout (N,OC) w (OC,C) */
+	if (dinp)
+		gemm(N, C, OC, dout, OC, 1, w, C, 1, wp, dinp, C, 0, NULL, NULL);
+	/* dw (OC,C) += dout^T inp (N,C): a(o,n) = dout[n OC + o] */
+	if (dw)
+		gemm(OC, C, N, dout, 1, OC, inp, C, 1, NULL, dw, C, 1, NULL, NULL);
+	if (db)
+		colsum(db, dout, N, OC, OC);
 }
 
 /* ------------------------------------------------------------------ */
@@ -380,7 +234,8 @@ linear_backward_naive(float *dinp, float *dw, float *db, const float *dout,
 KERNEL static void
 ln_fwd_k(float *restrict out, float *restrict mean, float *restrict rstd,
          const float *restrict inp, const float *restrict w,
-         const float *restrict b, long n, int C, float *restrict tmp)
+         const float *restrict b, long n, int C, float eps,
+         float *restrict tmp)
 {
 	long i;
 	int c;
@@ -393,7 +248,7 @@ ln_fwd_k(float *restrict out, float *restrict mean, float *restrict rstd,
 		for (c = 0; c < C; c++)
 			tmp[c] = x[c] - m;
 		v = sum_lanes2(tmp, tmp, C) / C;
-		s = 1.0f / sqrtf(v + 1e-5f);
+		s = 1.0f / sqrtf(v + eps);
 		for (c = 0; c < C; c++)
 			y[c] = tmp[c] * s * w[c] + b[c];
 		mean[i] = m;
@@ -402,36 +257,23 @@ ln_fwd_k(float *restrict out, float *restrict mean, float *restrict rstd,
 }
 
 void
-layernorm_forward_slab(float *out, float *mean, float *rstd,
-                       const float *inp, const float *w, const float *b,
-                       long r0, long r1, int C)
+layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                  const float *w, const float *b, int N, int C, float eps)
 {
 	float tmp[C];
 
-	if (r1 > r0)
-		ln_fwd_k(out + (size_t)r0 * C, mean + r0, rstd + r0,
-		         inp + (size_t)r0 * C, w, b, r1 - r0, C, tmp);
+	if (N > 0)
+		ln_fwd_k(out, mean, rstd, inp, w, b, N, C, eps, tmp);
 }
 
-void
-layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
-                  const float *w, const float *b, int N, int C)
-{
-	OMP_PARALLEL
-	{
-		SLAB(N, r0, r1);
-
-		layernorm_forward_slab(out, mean, rstd, inp, w, b, r0, r1, C);
-	}
-}
-
-/* rows [0, n) of dinp: += the gradient (acc), or = dres + it, or = it
- * (dres NULL); tmp (2C) scratch */
+/* rows [0, n) of dinp = dres + the gradient, or = it (dres NULL); dw and
+ * db += theirs (if not NULL), rows in order; tmp (2C) scratch */
 KERNEL static void
-ln_bwd_k(float *restrict dinp, const float *restrict dres, int acc,
-         const float *restrict dout, const float *restrict inp,
-         const float *restrict w, const float *restrict mean,
-         const float *restrict rstd, long n, int C, float *restrict tmp)
+ln_bwd_k(float *restrict dinp, const float *restrict dres,
+         float *restrict dw, float *restrict db, const float *restrict dout,
+         const float *restrict inp, const float *restrict w,
+         const float *restrict mean, const float *restrict rstd, long n,
+         int C, float *restrict tmp)
 {
 	float *nrm = tmp, *dn = tmp + C;
 	long i;
@@ -446,12 +288,15 @@ ln_bwd_k(float *restrict dinp, const float *restrict dres, int acc,
 			nrm[c] = (x[c] - m) * s;
 			dn[c] = w[c] * dy[c];
 		}
+		if (dw)
+			for (c = 0; c < C; c++)
+				dw[c] += dy[c] * nrm[c];
+		if (db)
+			for (c = 0; c < C; c++)
+				db[c] += dy[c];
 		dn_mean = sum_lanes(dn, C) / C;
 		dn_norm = sum_lanes2(dn, nrm, C) / C;
-		if (acc) {
-			for (c = 0; c < C; c++)
-				dx[c] += (dn[c] - dn_mean - nrm[c] * dn_norm) * s;
-		} else if (dres) {
+		if (dres) {
 			const float *dr = dres + (size_t)i * C;
 
 			for (c = 0; c < C; c++)
@@ -463,192 +308,64 @@ ln_bwd_k(float *restrict dinp, const float *restrict dres, int acc,
 	}
 }
 
-/* columns [0, n) of dw and db, over all N rows in order */
-KERNEL static void
-ln_bwd_w_k(float *restrict dw, float *restrict db, const float *restrict dout,
-           const float *restrict inp, const float *restrict mean,
-           const float *restrict rstd, long N, int C, int n)
-{
-	long r;
-	int c;
-
-	for (r = 0; r < N; r++) {
-		const float *x = inp + (size_t)r * C, *dy = dout + (size_t)r * C;
-		float m = mean[r], s = rstd[r];
-
-		if (dw)
-			for (c = 0; c < n; c++)
-				dw[c] += dy[c] * ((x[c] - m) * s);
-		if (db)
-			for (c = 0; c < n; c++)
-				db[c] += dy[c];
-	}
-}
-
-static void
-layernorm_backward_(float *dinp, const float *dres, int acc, float *dw,
-                    float *db,
-                    const float *dout, const float *inp, const float *w,
-                    const float *mean, const float *rstd, int N, int C)
-{
-	OMP_PARALLEL
-	{
-		float tmp[2 * C];
-		SLAB(N, r0, r1);
-		SLAB(C, c0, c1);
-
-		if (dinp)
-			ln_bwd_k(dinp + (size_t)r0 * C, dres ? dres + (size_t)r0 * C :
-			         NULL, acc, dout + (size_t)r0 * C, inp + (size_t)r0 * C, w,
-			         mean + r0, rstd + r0, r1 - r0, C, tmp);
-		/* by columns: no sum is cut between threads */
-		if ((dw || db) && c1 > c0)
-			ln_bwd_w_k(dw ? dw + c0 : NULL, db ? db + c0 : NULL, dout + c0,
-			           inp + c0, mean, rstd, N, C, c1 - c0);
-	}
-}
-
 void
-layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
-                   const float *inp, const float *w, const float *mean,
-                   const float *rstd, int N, int C)
+layernorm_backward(float *dinp, const float *dres, float *dw, float *db,
+                   const float *dout, const float *inp, const float *w,
+                   const float *mean, const float *rstd, int N, int C)
 {
-	layernorm_backward_(dinp, NULL, 1, dw, db, dout, inp, w, mean, rstd, N,
-	                    C);
-}
+	float tmp[2 * C];
 
-void
-layernorm_backward_res(float *dinp, const float *dres, float *dw, float *db,
-                       const float *dout, const float *inp, const float *w,
-                       const float *mean, const float *rstd, int N, int C)
-{
-	layernorm_backward_(dinp, dres, 0, dw, db, dout, inp, w, mean, rstd, N,
-	                    C);
+	if (N > 0)
+		ln_bwd_k(dinp, dres, dw, db, dout, inp, w, mean, rstd, N, C, tmp);
 }
 
 /* ------------------------------------------------------------------ */
 /* attention                                                           */
 
 /*
- * rows[c] = sum over i < hs of x[i] m[i][c] for c < Tp (a multiple of
- * VEC): m (hs, Tp).  One VEC-wide block of the result at a time, which
- * the compiler keeps in a register over the whole sum.
+ * Per (sample, head), the products are gemm's: scores s = q k^T, then
+ * each row's softmax of s scale in place, out = att v; backward, datt =
+ * dout v^T, the softmax's gradient in place, dq = ds k, dk = ds^T q, dv
+ * = att^T dout.  q, k and v are the head's columns of the qkv rows
+ * (stride 3C), out and dout those of rows of stride C.
  */
-INLINE void
-rowvec(float *restrict row, const float *restrict x, const float *restrict m,
-       int hs, int Tp)
-{
-	int c, i, j;
 
-	for (c = 0; c < Tp; c += VEC) {
-		float s[VEC] = { 0 };
-
-		for (i = 0; i < hs; i++) {
-			const float *mi = m + (size_t)i * Tp + c;
-			float xi = x[i];
-
-			for (j = 0; j < VEC; j++)
-				s[j] += xi * mi[j];
-		}
-		memcpy(row + c, s, sizeof(s));
-	}
-}
-
-/*
- * One (sample, head) of the forward pass.  base points at its q in the
- * qkv rows (stride ld = 3C; k at +C, v at +2C); o at its slice of out
- * (stride C); a (T,T) its probabilities.  kt (hs,Tp) and row (Tp) are
- * scratch, Tp = T rounded up to VEC: every loop over keys runs over the
- * padded Tp, with zeros in the padding, so it vectorises whole.
- */
-INLINE void
-attn_fwd_body(float *restrict o, float *restrict a,
-              const float *restrict base, float *restrict kt,
-              float *restrict row, int T, int Tp, int hs, int ld, int C,
-              float scale)
-{
-	float qs[hs], acc[hs];
-	int t, t2, i;
-
-	for (i = 0; i < hs; i++) {
-		for (t2 = 0; t2 < T; t2++)
-			kt[i * Tp + t2] = base[(size_t)t2 * ld + C + i];
-		for (; t2 < Tp; t2++)
-			kt[i * Tp + t2] = 0.0f;
-	}
-	for (t = 0; t < T; t++) {
-		const float *q = base + (size_t)t * ld;
-		float mx, sum;
-
-		/* preatt = q k^T scale */
-		for (i = 0; i < hs; i++)
-			qs[i] = q[i] * scale;
-		rowvec(row, qs, kt, hs, Tp);
-		mx = row[0];
-		for (t2 = 1; t2 < T; t2++)
-			mx = row[t2] > mx ? row[t2] : mx;
-		SIMD
-		for (t2 = 0; t2 < Tp; t2++)
-			row[t2] = t2 < T ? exp_fast(row[t2] - mx) : 0.0f;
-		sum = 1.0f / sum_lanes(row, Tp);
-		SIMD
-		for (t2 = 0; t2 < Tp; t2++)
-			row[t2] *= sum;
-		memcpy(a + (size_t)t * T, row, T * sizeof(*row));
-		/* out = att v: the row of out stays in registers */
-		for (i = 0; i < hs; i++)
-			acc[i] = 0.0f;
-		for (t2 = 0; t2 < T; t2++) {
-			const float *v = base + (size_t)t2 * ld + 2 * C;
-			float p = row[t2];
-
-			SIMD
-			for (i = 0; i < hs; i++)
-				acc[i] += p * v[i];
-		}
-		memcpy(o + (size_t)t * C, acc, hs * sizeof(*o));
-	}
-}
-
-/*
- * The kernels proper: the common head sizes get a copy each, in which
- * the loops over the head's channels have a known length and unroll.
- */
+/* n rows of T scores: p = softmax(s scale), in place */
 KERNEL static void
-attn_fwd_one(float *restrict o, float *restrict a,
-             const float *restrict base, float *restrict kt,
-             float *restrict row, int T, int Tp, int hs, int ld, int C,
-             float scale)
+softmax_k(float *restrict s, long n, int T, float scale)
 {
-	switch (hs) {
-	case 16:
-		attn_fwd_body(o, a, base, kt, row, T, Tp, 16, ld, C, scale);
-		break;
-	case 32:
-		attn_fwd_body(o, a, base, kt, row, T, Tp, 32, ld, C, scale);
-		break;
-	case 64:
-		attn_fwd_body(o, a, base, kt, row, T, Tp, 64, ld, C, scale);
-		break;
-	default:
-		attn_fwd_body(o, a, base, kt, row, T, Tp, hs, ld, C, scale);
+	long r;
+	int t;
+
+	for (r = 0; r < n; r++) {
+		float *x = s + r * T, mx = x[0], sum;
+
+		for (t = 1; t < T; t++)
+			mx = x[t] > mx ? x[t] : mx;
+		for (t = 0; t < T; t++)
+			x[t] = exp_fast((x[t] - mx) * scale);
+		sum = 1.0f / sum_lanes(x, T);
+		for (t = 0; t < T; t++)
+			x[t] *= sum;
 	}
 }
 
-void
-attention_forward_slab(float *out, float *att, const float *qkv, int b0,
-                       int b1, int T, int C, int NH)
+/* n rows of T: d (datt in, the gradient of the scores out) = p (d -
+ * sum(p d)) scale, in place */
+KERNEL static void
+softmax_grad_k(float *restrict d, const float *restrict p, long n, int T,
+               float scale)
 {
-	int hs = C / NH, Tp = (T + VEC - 1) / VEC * VEC;
-	float scale = 1.0f / sqrtf(hs), kt[hs * Tp], row[Tp];
-	long bh;
+	long r;
+	int t;
 
-	for (bh = (long)b0 * NH; bh < (long)b1 * NH; bh++) {
-		int b = bh / NH, h = bh % NH;
+	for (r = 0; r < n; r++) {
+		float *x = d + r * T, dot;
+		const float *pr = p + r * T;
 
-		attn_fwd_one(out + (size_t)b * T * C + h * hs, att + (size_t)bh * T * T,
-		             qkv + (size_t)b * T * 3 * C + h * hs, kt, row, T, Tp, hs,
-		             3 * C, C, scale);
+		dot = sum_lanes2(pr, x, T);
+		for (t = 0; t < T; t++)
+			x[t] = pr[t] * (x[t] - dot) * scale;
 	}
 }
 
@@ -656,150 +373,21 @@ void
 attention_forward(float *out, float *att, const float *qkv, int B, int T,
                   int C, int NH)
 {
-	OMP_PARALLEL
-	{
-		SLAB(B, b0, b1);
-
-		attention_forward_slab(out, att, qkv, b0, b1, T, C, NH);
-	}
-}
-
-/* d (n) = s, or += s with acc */
-INLINE void
-put(float *restrict d, const float *restrict s, int n, int acc)
-{
-	int i;
-
-	if (acc) {
-		SIMD
-		for (i = 0; i < n; i++)
-			d[i] += s[i];
-	} else
-		memcpy(d, s, n * sizeof(*d));
-}
-
-/*
- * One (sample, head) of the backward pass, into its slice of dqkv (db,
- * the same layout as base): += (acc) or =.  ds (T,T) receives the
- * gradient of the scaled scores; vt (hs,Tp), p, dat (Tp) are scratch.
- * By rows of the scores first (dq), then by columns (dk, dv), so that
- * each row of dq, dk and dv is summed in registers and written once.
- */
-INLINE void
-attn_bwd_body(float *restrict db, float *restrict ds,
-              const float *restrict dout, const float *restrict base,
-              const float *restrict a, float *restrict vt, float *restrict p,
-              float *restrict dat, int T, int Tp, int hs, int ld, int C,
-              float scale, int acc)
-{
-	float g[hs], gk[hs];
-	int t, t2, i;
-
-	for (i = 0; i < hs; i++) {
-		for (t2 = 0; t2 < T; t2++)
-			vt[i * Tp + t2] = base[(size_t)t2 * ld + 2 * C + i];
-		for (; t2 < Tp; t2++)
-			vt[i * Tp + t2] = 0.0f;
-	}
-	for (t2 = T; t2 < Tp; t2++)
-		p[t2] = 0.0f;
-	for (t = 0; t < T; t++) {
-		const float *dy = dout + (size_t)t * C;
-		float dot;
-
-		/* datt = dy v^T; through the softmax (the padding has p = 0) */
-		memcpy(p, a + (size_t)t * T, T * sizeof(*p));
-		rowvec(dat, dy, vt, hs, Tp);
-		SIMD
-		for (t2 = 0; t2 < Tp; t2++)
-			dat[t2] *= p[t2];
-		dot = sum_lanes(dat, Tp);
-		SIMD
-		for (t2 = 0; t2 < Tp; t2++)
-			dat[t2] = (dat[t2] - p[t2] * dot) * scale;
-		memcpy(ds + (size_t)t * T, dat, T * sizeof(*ds));
-		/* dq = ds k */
-		for (i = 0; i < hs; i++)
-			g[i] = 0.0f;
-		for (t2 = 0; t2 < T; t2++) {
-			const float *k = base + (size_t)t2 * ld + C;
-			float d = dat[t2];
-
-			SIMD
-			for (i = 0; i < hs; i++)
-				g[i] += d * k[i];
-		}
-		put(db + (size_t)t * ld, g, hs, acc);
-	}
-	/* dv = att^T dy, dk = ds^T q */
-	for (t2 = 0; t2 < T; t2++) {
-		for (i = 0; i < hs; i++)
-			g[i] = gk[i] = 0.0f;
-		for (t = 0; t < T; t++) {
-			const float *dy = dout + (size_t)t * C;
-			const float *q = base + (size_t)t * ld;
-			float pt = a[(size_t)t * T + t2], d = ds[(size_t)t * T + t2];
-
-			SIMD
-			for (i = 0; i < hs; i++) {
-				g[i] += pt * dy[i];
-				gk[i] += d * q[i];
-			}
-		}
-		put(db + (size_t)t2 * ld + C, gk, hs, acc);
-		put(db + (size_t)t2 * ld + 2 * C, g, hs, acc);
-	}
-}
-
-KERNEL static void
-attn_bwd_one(float *restrict db, float *restrict ds,
-             const float *restrict dout, const float *restrict base,
-             const float *restrict a, float *restrict vt, float *restrict p,
-             float *restrict dat, int T, int Tp, int hs, int ld, int C,
-             float scale, int acc)
-{
-	switch (hs) {
-	case 16:
-		attn_bwd_body(db, ds, dout, base, a, vt, p, dat, T, Tp, 16, ld, C,
-		              scale, acc);
-		break;
-	case 32:
-		attn_bwd_body(db, ds, dout, base, a, vt, p, dat, T, Tp, 32, ld, C,
-		              scale, acc);
-		break;
-	case 64:
-		attn_bwd_body(db, ds, dout, base, a, vt, p, dat, T, Tp, 64, ld, C,
-		              scale, acc);
-		break;
-	default:
-		attn_bwd_body(db, ds, dout, base, a, vt, p, dat, T, Tp, hs, ld, C,
-		              scale, acc);
-	}
-}
-
-static void
-attention_backward_(float *dqkv, float *datt, const float *dout,
-                    const float *qkv, const float *att, int B, int T, int C,
-                    int NH, int acc)
-{
-	int hs = C / NH, Tp = (T + VEC - 1) / VEC * VEC;
+	int hs = C / NH, ld = 3 * C;
 	float scale = 1.0f / sqrtf(hs);
+	long bh;
 
-	OMP_PARALLEL
-	{
-		float vt[hs * Tp], p[Tp], dat[Tp];
-		SLAB(B * NH, lo, hi);
-		long bh;
+	for (bh = 0; bh < (long)B * NH; bh++) {
+		int b = bh / NH, h = bh % NH;
+		const float *q = qkv + (size_t)b * T * ld + h * hs;
+		float *a = att + (size_t)bh * T * T;
 
-		for (bh = lo; bh < hi; bh++) {
-			int b = bh / NH, h = bh % NH;
-			size_t off = (size_t)b * T * 3 * C + h * hs;
-
-			attn_bwd_one(dqkv + off, datt + (size_t)bh * T * T,
-			             dout + (size_t)b * T * C + h * hs, qkv + off,
-			             att + (size_t)bh * T * T, vt, p, dat, T, Tp, hs,
-			             3 * C, C, scale, acc);
-		}
+		/* s (T,T) = q (T,hs) k^T: b(i,t) = k[t ld + i] */
+		gemm(T, T, hs, q, ld, 1, q + C, 1, ld, NULL, a, T, 0, NULL, NULL);
+		softmax_k(a, T, T, scale);
+		/* out (T,hs) = att (T,T) v (T,hs) */
+		gemm(T, hs, T, a, T, 1, q + 2 * C, ld, 1, NULL,
+		     out + (size_t)b * T * C + h * hs, C, 0, NULL, NULL);
 	}
 }
 
@@ -808,15 +396,27 @@ attention_backward(float *dqkv, float *datt, const float *dout,
                    const float *qkv, const float *att, int B, int T, int C,
                    int NH)
 {
-	attention_backward_(dqkv, datt, dout, qkv, att, B, T, C, NH, 1);
-}
+	int hs = C / NH, ld = 3 * C;
+	float scale = 1.0f / sqrtf(hs);
+	long bh;
 
-void
-attention_backward_set(float *dqkv, float *datt, const float *dout,
-                       const float *qkv, const float *att, int B, int T,
-                       int C, int NH)
-{
-	attention_backward_(dqkv, datt, dout, qkv, att, B, T, C, NH, 0);
+	for (bh = 0; bh < (long)B * NH; bh++) {
+		int b = bh / NH, h = bh % NH;
+		size_t off = (size_t)b * T * ld + h * hs;
+		const float *q = qkv + off, *a = att + (size_t)bh * T * T;
+		const float *dy = dout + (size_t)b * T * C + h * hs;
+		float *dq = dqkv + off, *ds = datt + (size_t)bh * T * T;
+
+		/* datt (T,T) = dy (T,hs) v^T, then the scores' gradient */
+		gemm(T, T, hs, dy, C, 1, q + 2 * C, 1, ld, NULL, ds, T, 0, NULL,
+		     NULL);
+		softmax_grad_k(ds, a, T, T, scale);
+		/* dq = ds k, dk = ds^T q, dv = att^T dy, each (T,hs) */
+		gemm(T, hs, T, ds, T, 1, q + C, ld, 1, NULL, dq, ld, 0, NULL, NULL);
+		gemm(T, hs, T, ds, 1, T, q, ld, 1, NULL, dq + C, ld, 0, NULL, NULL);
+		gemm(T, hs, T, a, 1, T, dy, C, 1, NULL, dq + 2 * C, ld, 0, NULL,
+		     NULL);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -825,98 +425,62 @@ attention_backward_set(float *dqkv, float *datt, const float *dout,
 #define INV_SQRT2   0.70710678118654752440f
 #define INV_SQRT2PI 0.39894228040143267794f
 
-KERNEL static void
-gelu_fwd_k(float *restrict out, const float *restrict inp, long n)
+/* Phi(x), the normal distribution function */
+INLINE float
+normal_cdf(float x)
 {
-	long i;
-
-	for (i = 0; i < n; i++) {
-		float x = inp[i];
-
-		out[i] = 0.5f * x * (1.0f + erf_fast(x * INV_SQRT2));
-	}
+	return 0.5f * (1.0f + erf_fast(x * INV_SQRT2));
 }
 
+/* out = x Phi(x) of inp, in place or not */
 KERNEL static void
-gelu_bwd_k(float *restrict dinp, const float *restrict inp,
-           const float *restrict dout, long n, int acc)
+gelu_fwd_k(float *out, const float *inp, long n)
+{
+	long i;
+
+	for (i = 0; i < n; i++)
+		out[i] = inp[i] * normal_cdf(inp[i]);
+}
+
+/* the same, and grad = Phi(x) + x phi(x), its derivative */
+KERNEL static void
+gelu_fwd_grad_k(float *out, float *restrict grad, const float *inp, long n)
 {
 	long i;
 
 	for (i = 0; i < n; i++) {
-		float x = inp[i];
-		float cdf = 0.5f * (1.0f + erf_fast(x * INV_SQRT2));
+		float x = inp[i], cdf = normal_cdf(x);
 		float pdf = INV_SQRT2PI * exp_fast(-0.5f * x * x);
 
-		dinp[i] = (acc ? dinp[i] : 0.0f) + (cdf + x * pdf) * dout[i];
+		out[i] = x * cdf;
+		grad[i] = cdf + x * pdf;
 	}
 }
 
-void
-gelu_forward_slab(float *out, const float *inp, size_t lo, size_t hi)
+/* dinp = grad dout; dinp may be dout */
+KERNEL static void
+gelu_bwd_k(float *dinp, const float *restrict grad, const float *dout, long n)
 {
-	if (hi > lo)
-		gelu_fwd_k(out + lo, inp + lo, hi - lo);
+	long i;
+
+	for (i = 0; i < n; i++)
+		dinp[i] = grad[i] * dout[i];
 }
 
 void
-gelu_forward(float *out, const float *inp, size_t N)
+gelu_forward(float *out, float *grad, const float *inp, size_t N)
 {
-	OMP_PARALLEL
-	{
-		SLAB(N, lo, hi);
-
-		gelu_forward_slab(out, inp, lo, hi);
-	}
-}
-
-/* Phi(x) again costs less than the division of out / x */
-void
-gelu_backward(float *dinp, const float *inp, const float *out,
-              const float *dout, size_t N)
-{
-	(void)out;
-	OMP_PARALLEL
-	{
-		SLAB(N, lo, hi);
-
-		gelu_bwd_k(dinp + lo, inp + lo, dout + lo, hi - lo, 1);
-	}
+	if (N > 0 && grad)
+		gelu_fwd_grad_k(out, grad, inp, N);
+	else if (N > 0)
+		gelu_fwd_k(out, inp, N);
 }
 
 void
-gelu_backward_set(float *dinp, const float *inp, const float *out,
-                  const float *dout, size_t N)
+gelu_backward(float *dinp, const float *grad, const float *dout, size_t N)
 {
-	(void)out;
-	OMP_PARALLEL
-	{
-		SLAB(N, lo, hi);
-
-		gelu_bwd_k(dinp + lo, inp + lo, dout + lo, hi - lo, 0);
-	}
-}
-
-void
-residual_forward(float *out, const float *a, const float *b, size_t N)
-{
-	size_t i;
-
-	for (i = 0; i < N; i++)
-		out[i] = a[i] + b[i];
-}
-
-void
-residual_backward(float *da, float *db, const float *dout, size_t N)
-{
-	size_t i;
-
-	for (i = 0; i < N; i++) {
-		if (da)
-			da[i] += dout[i];
-		if (db)
-			db[i] += dout[i];
-	}
+	if (N > 0)
+		gelu_bwd_k(dinp, grad, dout, N);
 }
 
 /* ------------------------------------------------------------------ */
@@ -940,7 +504,7 @@ normrow(float *tn, const float *t, int P)
 		tn[p] = (float)((t[p] - m) * s);
 }
 
-static double
+double
 masked_count(const float *mask, int N)
 {
 	double n = 0.0;
@@ -952,19 +516,30 @@ masked_count(const float *mask, int N)
 }
 
 float
-mse_masked_forward(const float *pred, const float *target, const float *mask,
-                   int N, int P, int normpix)
+loss_mean(const double *loss, double count, int N)
 {
-	double loss = 0.0, n = masked_count(mask, N);
+	double s = 0.0;
+	int i;
+
+	if (count == 0.0)
+		return 0.0f;
+	for (i = 0; i < N; i++)
+		s += loss[i];
+	return (float)(s / count);
+}
+
+void
+mse_masked_forward(double *loss, const float *pred, const float *target,
+                   const float *mask, int N, int P, int normpix)
+{
 	float tn[P > 0 ? P : 1];
 	int i, p;
 
-	if (n == 0.0)
-		return 0.0f;
 	for (i = 0; i < N; i++) {
 		const float *x = pred + (size_t)i * P, *t = target + (size_t)i * P;
 		double s = 0.0;
 
+		loss[i] = 0.0;
 		if (mask[i] == 0.0f)
 			continue;
 		if (normpix) {
@@ -973,55 +548,51 @@ mse_masked_forward(const float *pred, const float *target, const float *mask,
 		}
 		for (p = 0; p < P; p++)
 			s += (double)(x[p] - t[p]) * (x[p] - t[p]);
-		loss += mask[i] * s / P;
+		loss[i] = mask[i] * s / P;
 	}
-	return (float)(loss / n);
 }
 
 void
 mse_masked_backward(float *dpred, const float *pred, const float *target,
-                    const float *mask, int N, int P, int normpix, float dloss)
+                    const float *mask, int N, int P, int normpix,
+                    double count, float dloss)
 {
-	double n = masked_count(mask, N);
-	float g;
-	int i;
+	float g = count > 0.0 ? (float)(2.0 * dloss / (count * P)) : 0.0f;
+	float tn[P > 0 ? P : 1];
+	int i, p;
 
-	if (n == 0.0)
-		return;
-	g = (float)(2.0 * dloss / (n * P));
-	OMP_FOR
 	for (i = 0; i < N; i++) {
 		const float *x = pred + (size_t)i * P, *t = target + (size_t)i * P;
-		float *dx = dpred + (size_t)i * P, tn[P > 0 ? P : 1], gi;
-		int p;
+		float *dx = dpred + (size_t)i * P, gi;
 
-		if (mask[i] == 0.0f)
+		if (mask[i] == 0.0f || g == 0.0f) {
+			memset(dx, 0, P * sizeof(*dx));
 			continue;
+		}
 		if (normpix) {
 			normrow(tn, t, P);
 			t = tn;
 		}
 		gi = g * mask[i];
 		for (p = 0; p < P; p++)
-			dx[p] += gi * (x[p] - t[p]);
+			dx[p] = gi * (x[p] - t[p]);
 	}
 }
 
-float
-xent_masked_forward(float *probs, const float *logits, const int32_t *targets,
-                    const float *mask, int N, int K, float eps)
+void
+xent_masked_forward(double *loss, float *probs, const float *logits,
+                    const int32_t *targets, const float *mask, int N, int K,
+                    float eps)
 {
-	double loss = 0.0, n = masked_count(mask, N);
 	int i;
 
-	if (n == 0.0)
-		return 0.0f;
 	for (i = 0; i < N; i++) {
 		const float *z = logits + (size_t)i * K;
 		float *pr = probs + (size_t)i * K, mx = -INFINITY;
 		double sum = 0.0, lse, sz = 0.0;
 		int k;
 
+		loss[i] = 0.0;
 		if (mask[i] == 0.0f)
 			continue;
 		for (k = 0; k < K; k++)
@@ -1035,34 +606,29 @@ xent_masked_forward(float *probs, const float *logits, const int32_t *targets,
 		for (k = 0; k < K; k++)
 			pr[k] = (float)(pr[k] / sum);
 		lse = mx + log(sum);
-		loss += mask[i] * ((1.0 - eps) * (lse - z[targets[i]]) +
-		                   eps * (lse - sz / K));
+		loss[i] = mask[i] * ((1.0 - eps) * (lse - z[targets[i]]) +
+		                     eps * (lse - sz / K));
 	}
-	return (float)(loss / n);
 }
 
 void
 xent_masked_backward(float *dlogits, const float *probs,
                      const int32_t *targets, const float *mask, int N, int K,
-                     float eps, float dloss)
+                     float eps, double count, float dloss)
 {
-	double n = masked_count(mask, N);
-	float g;
-	int i;
+	float g = count > 0.0 ? (float)(dloss / count) : 0.0f;
+	int i, k;
 
-	if (n == 0.0)
-		return;
-	g = (float)(dloss / n);
-	OMP_FOR
 	for (i = 0; i < N; i++) {
 		const float *pr = probs + (size_t)i * K;
 		float *dz = dlogits + (size_t)i * K, gi = g * mask[i];
-		int k;
 
-		if (mask[i] == 0.0f)
+		if (mask[i] == 0.0f || g == 0.0f) {
+			memset(dz, 0, K * sizeof(*dz));
 			continue;
+		}
 		for (k = 0; k < K; k++)
-			dz[k] += gi * (pr[k] - eps / K);
+			dz[k] = gi * (pr[k] - eps / K);
 		dz[targets[i]] -= gi * (1.0f - eps);
 	}
 }

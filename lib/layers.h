@@ -4,9 +4,10 @@
  * op_forward/op_backward pairs in llm.c's argument order (outputs first,
  * then inputs, then parameters, then sizes).
  *
- * Every backward function ACCUMULATES (+=) into the gradients it is
- * given, so a tensor used twice (a residual stream) just receives both
- * contributions; the caller zeroes gradients once per step.  A gradient
+ * The backward functions WRITE (=) the gradient of their input, which
+ * the caller need not clear (a residual branch joins in layernorm's
+ * backward pass, dres), and ACCUMULATE (+=) into the gradients of the
+ * parameters, which the caller zeroes once per step.  A gradient
  * pointer may be NULL where that gradient is not wanted.
  *
  * Shapes are in the comments: N rows (tokens, = batch x sequence),
@@ -14,14 +15,14 @@
  * K classes.  Weights are PyTorch's nn.Linear layout, (OC, C), so that
  * out = inp w^T + b.
  *
- * Loops over independent rows are spread over OpenMP threads when the
- * file is compiled with -fopenmp.  No loop reduces across threads, and
- * rows are cut at multiples of LAYERS_ROWS, so the forward passes do not
- * depend on the number of threads.  The weight gradients are cut by
- * their rows, which the Haswell sgemm of OpenBLAS may round differently
- * for a different cut: they are the same for the same thread count.
+ * Every function runs on the calling thread: the caller (vit.c) spreads
+ * the samples of a batch over threads, so a layer sees only its own
+ * thread's rows.  The products are gemm.h's: on a CPU with AVX-512 a
+ * row's values do not depend on the other rows given, so the forward
+ * passes give the same bytes for any number of threads; the parameters'
+ * gradients, summed over rows, depend on how the rows were cut.
  *
- * Nothing here allocates, exits or prints.
+ * Nothing here allocates (beyond the stack), exits or prints.
  */
 #ifndef MIM_LAYERS_H
 #define MIM_LAYERS_H
@@ -30,11 +31,11 @@
 #include <stdint.h>
 
 /*
- * The threads of the layers: n OpenMP threads, each calling a
- * single-threaded OpenBLAS (the layers cut every product into one slab
- * per thread themselves).  Without OpenMP, OpenBLAS gets the n threads.
- * Tools call this rather than omp_set_num_threads: only the layers are
- * compiled with -fopenmp, so _OPENMP is not defined in a tool.
+ * The threads of the model: n OpenMP threads, each calling a
+ * single-threaded OpenBLAS where it is used.  Without OpenMP, OpenBLAS
+ * gets the n threads.  Tools call this rather than omp_set_num_threads:
+ * only the training code is compiled with -fopenmp, so _OPENMP is not
+ * defined in a tool.
  *
  * It also makes every one of those threads flush subnormal floats
  * (below 1.2e-38) to zero, on x86-64 (MXCSR's FTZ and DAZ): a network
@@ -46,47 +47,38 @@
 void layers_threads(int n);
 
 /*
- * Where thread i of nt starts in n rows of a product: a multiple of
- * LAYERS_ROWS (a multiple of the M blocking of OpenBLAS's sgemm kernels:
- * 24 Haswell, 16 SkylakeX), so that a row's result does not depend on
- * the number of threads.  layers_cut(n, nt, nt) is n.
+ * linear: out (N,OC) = inp (N,C) w^T (OC,C) + b (OC) + res (N,OC): a
+ * residual connection in the same pass.  b and res may be NULL; res
+ * may be out itself.  wp, if not NULL, is w as linear_pack(wp, w, C,
+ * OC, 0) left it, for a caller that computes many slabs of rows with
+ * the same w: the same bytes, without copying w for each.
  */
-enum { LAYERS_ROWS = 96 };
-long layers_cut(long n, int i, int nt);
-
-/* linear: out (N,OC) = inp (N,C) w^T (OC,C) + b (OC); b may be NULL */
 void linear_forward(float *out, const float *inp, const float *w,
-                    const float *b, int N, int C, int OC);
-void linear_forward_naive(float *out, const float *inp, const float *w,
-                          const float *b, int N, int C, int OC);
-/* dinp (N,C) += dout w; dw (OC,C) += dout^T inp; db (OC) += sum dout */
+                    const float *wp, const float *b, const float *res, int N,
+                    int C, int OC);
+/* dinp (N,C) = dout w; dw (OC,C) += dout^T inp; db (OC) += sum dout;
+ * wp NULL or w packed by linear_pack(wp, w, C, OC, 1) */
 void linear_backward(float *dinp, float *dw, float *db, const float *dout,
-                     const float *inp, const float *w, int N, int C, int OC);
-/* the same, but dinp = (not +=) its gradient; dw and db still += */
-void linear_backward_set(float *dinp, float *dw, float *db, const float *dout,
-                         const float *inp, const float *w, int N, int C,
-                         int OC);
-void linear_backward_naive(float *dinp, float *dw, float *db,
-                           const float *dout, const float *inp,
-                           const float *w, int N, int C, int OC);
+                     const float *inp, const float *w, const float *wp,
+                     int N, int C, int OC);
+/* w (OC,C) packed for the products of the forward pass (backward 0) or
+ * of the backward pass into wp, of linear_packsize(C, OC) floats */
+size_t linear_packsize(int C, int OC);
+void linear_pack(float *wp, const float *w, int C, int OC, int backward);
 
 /*
- * layernorm over the last dim, eps 1e-5 as nn.LayerNorm: out (N,C),
- * mean (N) and rstd (N) kept for the backward pass.
+ * layernorm over the last dim with eps (nn.LayerNorm's default is
+ * 1e-5): out (N,C), mean (N) and rstd (N) kept for the backward pass.
  */
 void layernorm_forward(float *out, float *mean, float *rstd,
                        const float *inp, const float *w, const float *b,
-                       int N, int C);
-void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
-                        const float *inp, const float *w, const float *mean,
-                        const float *rstd, int N, int C);
-/* the same, but dinp = dres + (not +=) its gradient: a residual
- * branch's gradient joins in the same pass (dres (N,C) may not be dinp);
- * with dres NULL, dinp = its gradient */
-void layernorm_backward_res(float *dinp, const float *dres, float *dw,
-                            float *db, const float *dout, const float *inp,
-                            const float *w, const float *mean,
-                            const float *rstd, int N, int C);
+                       int N, int C, float eps);
+/* dinp (N,C) = dres + the gradient of inp: a residual branch's gradient
+ * joins in the same pass (dres (N,C) may not be dinp; NULL for none);
+ * dw (C) and db (C) += theirs */
+void layernorm_backward(float *dinp, const float *dres, float *dw, float *db,
+                        const float *dout, const float *inp, const float *w,
+                        const float *mean, const float *rstd, int N, int C);
 
 /*
  * multi-head self-attention without a mask: qkv (B,T,3C) holds q, k, v
@@ -97,71 +89,57 @@ void layernorm_backward_res(float *dinp, const float *dres, float *dw,
  */
 void attention_forward(float *out, float *att, const float *qkv, int B,
                        int T, int C, int NH);
+/* dqkv (B,T,3C) = the gradient of qkv */
 void attention_backward(float *dqkv, float *datt, const float *dout,
                         const float *qkv, const float *att, int B, int T,
                         int C, int NH);
-/* the same, but dqkv = (not +=) its gradient */
-void attention_backward_set(float *dqkv, float *datt, const float *dout,
-                            const float *qkv, const float *att, int B, int T,
-                            int C, int NH);
 
 /*
- * Slabs of the forward passes: rows [r0, r1) of N (elements [lo, hi) for
- * GELU, samples [b0, b1) for attention), computed by the calling thread
- * alone, for a caller that runs a whole block in one parallel region
- * (vit.c).  linear_forward_slab adds res (N,OC) as well, if not NULL:
- * out = res + b + inp w^T, a residual connection in the same pass.
+ * exact GELU, x Phi(x) (nn.GELU's default): out (N) of inp (N), which
+ * may be the same array; grad (N), for the backward pass, the
+ * derivative Phi(x) + x phi(x) (NULL when there is no backward pass).
+ * dinp (N) = the gradient of inp, grad dout (dinp may be dout).
  */
-void linear_forward_slab(float *out, const float *inp, const float *w,
-                         const float *b, const float *res, long r0, long r1,
-                         int C, int OC);
-void layernorm_forward_slab(float *out, float *mean, float *rstd,
-                            const float *inp, const float *w, const float *b,
-                            long r0, long r1, int C);
-void attention_forward_slab(float *out, float *att, const float *qkv, int b0,
-                            int b1, int T, int C, int NH);
-void gelu_forward_slab(float *out, const float *inp, size_t lo, size_t hi);
-
-/* exact GELU, x Phi(x) (nn.GELU's default): out (N), inp (N); the
- * backward pass takes the forward's out as well */
-void gelu_forward(float *out, const float *inp, size_t N);
-void gelu_backward(float *dinp, const float *inp, const float *out,
-                   const float *dout, size_t N);
-/* the same, but dinp = (not +=) its gradient */
-void gelu_backward_set(float *dinp, const float *inp, const float *out,
-                       const float *dout, size_t N);
-
-/* residual: out = a + b (N); da += dout, db += dout */
-void residual_forward(float *out, const float *a, const float *b, size_t N);
-void residual_backward(float *da, float *db, const float *dout, size_t N);
+void gelu_forward(float *out, float *grad, const float *inp, size_t N);
+void gelu_backward(float *dinp, const float *grad, const float *dout,
+                   size_t N);
 
 /*
- * Masked mean squared error, MAE's loss: for rows with mask 1 (of N rows
- * of P values), the mean over P of (pred - target)^2, averaged over
- * those rows.  With normpix the target row is first normalised by its
- * own mean and unbiased variance, (t - mean) / sqrt(var + 1e-6).
- * Returns the loss (0 if no row is masked); dpred (N,P) += its gradient
- * times dloss, if dpred is not NULL.
+ * The losses, row by row so that threads can share the rows, then
+ * summed in row order (loss_mean): the same loss for any number of
+ * threads.  mask (N) is 1 on the rows that count; count, the number of
+ * such rows in the whole batch, scales the gradients.
  */
-float mse_masked_forward(const float *pred, const float *target,
-                         const float *mask, int N, int P, int normpix);
+double masked_count(const float *mask, int N);
+/* sum over rows of loss (N) / count, in row order; 0 if count is 0 */
+float loss_mean(const double *loss, double count, int N);
+
+/*
+ * Masked mean squared error, MAE's loss: loss (N) of each row with mask
+ * 1 (of N rows of P values) is the mean over P of (pred - target)^2, 0
+ * for the others.  With normpix the target row is first normalised by
+ * its own mean and unbiased variance, (t - mean) / sqrt(var + 1e-6).
+ * dpred (N,P) = the gradient of the mean loss times dloss.
+ */
+void mse_masked_forward(double *loss, const float *pred, const float *target,
+                        const float *mask, int N, int P, int normpix);
 void mse_masked_backward(float *dpred, const float *pred,
                          const float *target, const float *mask, int N,
-                         int P, int normpix, float dloss);
+                         int P, int normpix, double count, float dloss);
 
 /*
  * Masked softmax cross-entropy with label smoothing eps, as PyTorch's
- * cross_entropy(logits[mask], targets[mask], label_smoothing=eps):
- * per row, (1 - eps)(-log p_y) + eps/K sum_k(-log p_k), averaged over
- * rows with mask 1.  logits (N,K), targets (N) in [0,K), mask (N).
+ * cross_entropy(logits[mask], targets[mask], label_smoothing=eps): loss
+ * (N) of each row with mask 1 is (1 - eps)(-log p_y) + eps/K
+ * sum_k(-log p_k).  logits (N,K), targets (N) in [0,K), mask (N).
  * probs (N,K) receives the softmax of the masked rows, for the backward
- * pass.  Returns the loss; dlogits (N,K) += its gradient times dloss.
+ * pass; dlogits (N,K) = the gradient of the mean loss times dloss.
  */
-float xent_masked_forward(float *probs, const float *logits,
-                          const int32_t *targets, const float *mask, int N,
-                          int K, float eps);
+void xent_masked_forward(double *loss, float *probs, const float *logits,
+                         const int32_t *targets, const float *mask, int N,
+                         int K, float eps);
 void xent_masked_backward(float *dlogits, const float *probs,
                           const int32_t *targets, const float *mask, int N,
-                          int K, float eps, float dloss);
+                          int K, float eps, double count, float dloss);
 
 #endif

@@ -7,14 +7,17 @@
 #include <stdlib.h>
 
 #include "optim.h"
+#include "simd.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #define OMP_PARALLEL _Pragma("omp parallel")
+#define OMP_FOR _Pragma("omp parallel for schedule(static)")
 #define NTHREADS omp_get_num_threads()
 #define THREAD omp_get_thread_num()
 #else
 #define OMP_PARALLEL
+#define OMP_FOR
 #define NTHREADS 1
 #define THREAD 0
 #endif
@@ -50,19 +53,16 @@ adamw_tick(struct adamw *a)
 	a->t++;
 }
 
-/* elements [lo, hi) of one tensor; each element on its own, so the
- * split between threads does not change the result */
-static void
-update(struct adamw *a, float *p, const float *g, size_t off, size_t lo,
-       size_t hi, float lr, float wd)
+/* n elements, each on its own (so the split between threads does not
+ * change the result), in vectors */
+KERNEL static void
+update_k(float *restrict p, float *restrict m, float *restrict v,
+         const float *restrict g, size_t n, float b1, float b2, float eps,
+         float step, float bc2s, float decay)
 {
-	float *m = a->m + off, *v = a->v + off;
-	float b1 = a->b1, b2 = a->b2, eps = a->eps;
-	float bc1 = 1.0f - powf(b1, (float)a->t), bc2 = 1.0f - powf(b2, (float)a->t);
-	float step = lr / bc1, bc2s = sqrtf(bc2), decay = 1.0f - lr * wd;
 	size_t i;
 
-	for (i = lo; i < hi; i++) {
+	for (i = 0; i < n; i++) {
 		float gi = g[i];
 
 		m[i] = b1 * m[i] + (1.0f - b1) * gi;
@@ -71,16 +71,17 @@ update(struct adamw *a, float *p, const float *g, size_t off, size_t lo,
 	}
 }
 
-void
-adamw_update(struct adamw *a, float *p, const float *g, size_t off, size_t n,
-             float lr, float wd)
+/* elements [lo, hi) of one tensor at offset off */
+static void
+update(struct adamw *a, float *p, const float *g, size_t off, size_t lo,
+       size_t hi, float lr, float wd)
 {
-	OMP_PARALLEL
-	{
-		int nt = NTHREADS, id = THREAD;
+	float bc1 = 1.0f - powf(a->b1, (float)a->t);
+	float bc2 = 1.0f - powf(a->b2, (float)a->t);
 
-		update(a, p, g, off, n * id / nt, n * (id + 1) / nt, lr, wd);
-	}
+	if (hi > lo)
+		update_k(p + lo, a->m + off + lo, a->v + off + lo, g + lo, hi - lo,
+		         a->b1, a->b2, a->eps, lr / bc1, sqrtf(bc2), 1.0f - lr * wd);
 }
 
 void
@@ -111,14 +112,50 @@ lr_schedule(long s, long total, long warmup, float peak, float lrmin)
 	       (1.0f + (float)cos(M_PI * (double)(s - warmup) / (total - warmup)));
 }
 
+/*
+ * The sum of squares of g (n) in NORM_LANES double lanes (element i
+ * into lane i mod NORM_LANES, in order), then the lanes in order: a
+ * fixed order that vectorises.
+ */
+enum { NORM_LANES = 8, NORM_CHUNKS = 4096 };
+
+KERNEL static double
+sumsq_k(const float *restrict g, size_t n)
+{
+	double s[NORM_LANES] = { 0 }, t = 0.0;
+	size_t i, m = n / NORM_LANES * NORM_LANES;
+	int j;
+
+	for (i = 0; i < m; i += NORM_LANES)
+		for (j = 0; j < NORM_LANES; j++)
+			s[j] += (double)g[i + j] * g[i + j];
+	for (i = m; i < n; i++)
+		s[i - m] += (double)g[i] * g[i];
+	for (j = 0; j < NORM_LANES; j++)
+		t += s[j];
+	return t;
+}
+
+/* at most NORM_CHUNKS chunks, of a size that depends only on n, summed
+ * in parallel and then added in order: the same for any number of
+ * threads */
 double
 grad_norm(const float *g, size_t n)
 {
-	double s = 0.0;
-	size_t i;
+	size_t cs = (n / NORM_CHUNKS + 16) & ~(size_t)15, nc = (n + cs - 1) / cs;
+	double part[NORM_CHUNKS], s = 0.0;
+	size_t c;
 
-	for (i = 0; i < n; i++)
-		s += (double)g[i] * g[i];
+	OMP_PARALLEL
+	{
+		int nt = NTHREADS, id = THREAD;
+		size_t i;
+
+		for (i = nc * id / nt; i < nc * (id + 1) / nt; i++)
+			part[i] = sumsq_k(g + i * cs, i + 1 < nc ? cs : n - i * cs);
+	}
+	for (c = 0; c < nc; c++)
+		s += part[c];
 	return sqrt(s);
 }
 
@@ -131,6 +168,7 @@ grad_clip(float *g, size_t n, double maxnorm)
 
 	if (maxnorm > 0.0 && norm > maxnorm) {
 		c = (float)(maxnorm / (norm + 1e-6));
+		OMP_FOR
 		for (i = 0; i < n; i++)
 			g[i] *= c;
 	}

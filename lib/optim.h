@@ -28,10 +28,6 @@ int adamw_init(struct adamw *, size_t n, float b1, float b2, float eps);
 void adamw_free(struct adamw *);
 /* t += 1: call once per step, before the adamw_update calls */
 void adamw_tick(struct adamw *);
-/* update p (n) at offset off of the flat layout with gradient g (n) */
-void adamw_update(struct adamw *, float *p, const float *g, size_t off,
-                  size_t n, float lr, float wd);
-
 /* one tensor of a flat layout: at offset off, n elements, weight decay */
 struct adamw_part {
 	size_t off, n;
@@ -39,10 +35,12 @@ struct adamw_part {
 };
 
 /*
- * The same as adamw_update(a, p + part.off, g + part.off, part.off,
- * part.n, lr, part.wd) for each of the nparts parts, with the same
- * result, but in one parallel pass: a model has hundreds of small
- * tensors, and a parallel loop for each costs more than its update.
+ * Updates the parameters p and moments of each of the nparts parts with
+ * the gradient g (both in the flat layout), learning rate lr and the
+ * part's weight decay, in one parallel pass: a model has hundreds of
+ * small tensors, and a parallel loop for each would cost more than its
+ * update.  Each element on its own: any number of threads gives the
+ * same result.
  */
 void adamw_update_parts(struct adamw *, float *p, const float *g,
                         const struct adamw_part *parts, int nparts,
@@ -54,7 +52,8 @@ void adamw_update_parts(struct adamw *, float *p, const float *g,
  */
 float lr_schedule(long s, long total, long warmup, float peak, float lrmin);
 
-/* the global L2 norm of g (n), in double, in a fixed order */
+/* the global L2 norm of g (n), in double, in a fixed order (the same
+ * for any number of threads) */
 double grad_norm(const float *g, size_t n);
 /* scale g so its norm is at most maxnorm (as clip_grad_norm_); returns
  * the norm before clipping */

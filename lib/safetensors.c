@@ -511,6 +511,7 @@ st_load_timm(struct vit *v, const struct st_file *f, const char *name,
 	c.mlp = (int)(t->dims[0] / D);
 	c.target = VIT_PIXEL;
 	c.ratio = 0.0f;
+	c.lneps = (float)ST_TIMM_EPS;
 	if (vit_build(v, &c, maxB, bmsg, sizeof(bmsg)) < 0) {
 		snprintf(msg, len, "%s: %s", name, bmsg);
 		return -1;

@@ -15,7 +15,7 @@
  *	norm.weight, norm.bias
  * head.* and fc_norm.* are ignored.  The heads come from the metadata
  * key num_heads, else D/64 (timm's ViT-Ti/S/B/L).  Layer norms of timm
- * use eps 1e-6 (ST_TIMM_EPS): run the model with encoder_run's lneps.
+ * use eps 1e-6 (ST_TIMM_EPS), which the model's config carries (lneps).
  *
  * Nothing here exits or prints: functions return -1 with a message.
  */

@@ -1,5 +1,7 @@
 /* See LICENSE file for copyright and license details. */
+#define _GNU_SOURCE /* F_SETPIPE_SZ, where Linux has it */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -10,6 +12,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "util.h"
@@ -225,6 +228,30 @@ fshut(FILE *fp, const char *name)
 	return ret;
 }
 
+/*
+ * A pipe between two stages holds 64 KiB by default: a stage that
+ * writes a batch of a megabyte then waits on the next one, chunk by
+ * chunk, instead of running beside it.  Where Linux allows (up to
+ * /proc/sys/fs/pipe-max-size, 1 MiB unless raised), both ends ask for
+ * PIPE_BYTES; failure changes nothing but the speed.
+ */
+enum { PIPE_BYTES = 1 << 20 };
+
+static void
+pipe_grow(FILE *fp)
+{
+#ifdef F_SETPIPE_SZ
+	struct stat st;
+	int fd = fileno(fp);
+
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+	    fcntl(fd, F_GETPIPE_SZ) < PIPE_BYTES)
+		fcntl(fd, F_SETPIPE_SZ, PIPE_BYTES);
+#else
+	(void)fp;
+#endif
+}
+
 FILE *
 ofile_open(const char *path, int binary)
 {
@@ -235,6 +262,7 @@ ofile_open(const char *path, int binary)
 	if (!path || !strcmp(path, "-")) {
 		if (binary && isatty(1))
 			die("refusing to write binary tensor stream to a terminal");
+		pipe_grow(stdout);
 		return stdout;
 	}
 	for (i = 0; i < LEN(ofiles) && ofiles[i].fp; i++)
@@ -247,6 +275,7 @@ ofile_open(const char *path, int binary)
 			die("%s:", path);
 		if (binary && isatty(fileno(fp)))
 			die("refusing to write binary tensor stream to a terminal");
+		pipe_grow(fp);
 		ofiles[i].path = estrdup(path);
 		ofiles[i].fp = fp;
 		return fp;
@@ -326,15 +355,43 @@ omp_passive(char *argv[])
 	/* no /proc: go on as we are */
 }
 
+void *
+bigmap(size_t bytes)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+	void *p;
+
+#ifdef MAP_NORESERVE
+	flags |= MAP_NORESERVE;
+#endif
+	p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+	return p;
+}
+
+void
+bigunmap(void *p, size_t bytes)
+{
+	if (p)
+		munmap(p, bytes ? bytes : 1);
+}
+
 FILE *
 ifile_open(const char *path)
 {
 	FILE *fp;
 
-	if (!path || !strcmp(path, "-"))
+	if (!path || !strcmp(path, "-")) {
+		pipe_grow(stdin);
 		return stdin;
+	}
 	if (!(fp = fopen(path, "rb")))
 		die("%s:", path);
+	pipe_grow(fp);
 	return fp;
 }
 

@@ -80,7 +80,18 @@ void ofile_close(FILE *);
  */
 void omp_passive(char *argv[]);
 
-/* Input: NULL or "-" is stdin; the name for messages is "<stdin>". */
+/*
+ * Anonymous memory for big arrays, in transparent huge pages where the
+ * kernel gives them: faulting in 4 KiB pages one at a time costs more
+ * than filling them.  Pages are only taken when touched, so a caller can
+ * reserve a bound at once and never move.  NULL on failure; free with
+ * bigunmap(p, the same bytes).
+ */
+void *bigmap(size_t bytes);
+void bigunmap(void *, size_t bytes);
+
+/* Input: NULL or "-" is stdin; the name for messages is "<stdin>".
+ * Both grow a pipe they get to 1 MiB where Linux allows (util.c). */
 FILE *ifile_open(const char *path);
 const char *ifile_name(const char *path);
 

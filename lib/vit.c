@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "layers.h"
+#include "simd.h"
 #include "vit.h"
 
 #ifdef _OPENMP
@@ -165,7 +166,7 @@ block_acts(struct vit *v, struct vit_blocka *ba, const char *pre, int i,
 	float **m = (float **)ba;
 	const char *nm[] = { "ln1", "ln1_mean", "ln1_rstd", "qkv", "att",
 	                     "atty", "res1", "ln2", "ln2_mean", "ln2_rstd",
-	                     "fc1", "gelu" };
+	                     "gelu_grad", "gelu" };
 	int d1[] = { C, 0, 0, 3 * C, 0, C, C, C, 0, 0, h, h };
 	int j;
 
@@ -187,8 +188,8 @@ act_table(struct vit *v)
 	const struct vit_config *c = &v->c;
 	int rc = 0, i, B = v->maxB, D = c->dim, E = c->ddim;
 	int Te = 1 + v->V, Td = 1 + v->L;
-	size_t big, att;
-	int bigc, attt;
+	size_t big;
+	int bigc;
 
 	A_(xv, 3, B, v->V, v->P, "enc.visible");
 	A_(pe, 3, B, v->V, D, "enc.patch_embed");
@@ -213,24 +214,12 @@ act_table(struct vit *v)
 	else
 		A_(tgt, 3, B, Td, v->P, "dec.target");
 	A_(lmask, 2, B, Td, 0, "dec.loss_mask");
-	/* backward scratch, sized for the larger of encoder and decoder */
+	/* the residual stream's gradient, sized for the larger of encoder
+	 * and decoder; the blocks' other gradients are per thread (work) */
 	bigc = (size_t)Te * D > (size_t)Td * E ? D : E;
 	big = (size_t)Te * D > (size_t)Td * E ? (size_t)Te : (size_t)Td;
 	A_(g0, 3, B, (int)big, bigc, "grad.x0");
 	A_(g1, 3, B, (int)big, bigc, "grad.x1");
-	A_(gr1, 3, B, (int)big, bigc, "grad.res1");
-	A_(gln, 3, B, (int)big, bigc, "grad.ln");
-	A_(gatty, 3, B, (int)big, bigc, "grad.atty");
-	A_(gqkv, 3, B, (int)big, 3 * bigc, "grad.qkv");
-	{
-		size_t h = MAX((size_t)Te * c->mlp * D, (size_t)Td * c->mlp * E);
-
-		A_(gfch, 2, B, (int)h, 0, "grad.fc1");
-		A_(gfcg, 2, B, (int)h, 0, "grad.gelu");
-	}
-	att = MAX((size_t)c->heads * Te * Te, (size_t)c->dheads * Td * Td);
-	attt = (int)(att > 0 ? att : 1);
-	A_(gatt, 2, B, attt, 0, "grad.att");
 	A_(gpred, 3, B, Td, v->O, "grad.pred");
 	A_(gdemb, 3, B, Te, E, "grad.dec_embed");
 	A_(gpe, 3, B, v->V, D, "grad.patch_embed");
@@ -281,6 +270,17 @@ bigfree(float *p, size_t n)
 		munmap(p, (n ? n : 1) * sizeof(float));
 }
 
+/* the threads layers_threads asked for */
+static int
+team_max(void)
+{
+#ifdef _OPENMP
+	return omp_get_max_threads();
+#else
+	return 1;
+#endif
+}
+
 void
 vit_sincos(float *out, int d, int gh, int gw)
 {
@@ -307,6 +307,8 @@ int
 vit_build(struct vit *v, const struct vit_config *c, int maxB, char *msg,
           size_t len)
 {
+	int i;
+
 	memset(v, 0, sizeof(*v));
 	v->c = *c;
 	v->L = c->gh * c->gw;
@@ -314,6 +316,8 @@ vit_build(struct vit *v, const struct vit_config *c, int maxB, char *msg,
 	v->V = (int)(v->L * (1.0 - c->ratio));
 	v->O = c->target == VIT_TOKENS ? c->k : v->P;
 	v->maxB = maxB;
+	if (!(v->c.lneps > 0))
+		v->c.lneps = 1e-5f;
 	if (c->depth < 1 || c->depth > VIT_MAXDEPTH || c->ddepth < 1 ||
 	    c->ddepth > VIT_MAXDEPTH) {
 		snprintf(msg, len, "depths %d and %d: expected 1 to %d", c->depth,
@@ -349,7 +353,8 @@ vit_build(struct vit *v, const struct vit_config *c, int maxB, char *msg,
 	    !(v->noise = calloc((size_t)maxB * v->L, sizeof(float))) ||
 	    !(v->keep = calloc((size_t)maxB * v->V, sizeof(int))) ||
 	    !(v->restore = calloc((size_t)maxB * v->L, sizeof(int))) ||
-	    !(v->tok = calloc((size_t)maxB * (1 + v->L), sizeof(int32_t)))) {
+	    !(v->tok = calloc((size_t)maxB * (1 + v->L), sizeof(int32_t))) ||
+	    !(v->rowloss = calloc((size_t)maxB * (1 + v->L), sizeof(double)))) {
 		snprintf(msg, len, "out of memory for %zu parameters and %zu "
 		         "activations (batch %d)", v->nparams, v->nacts, maxB);
 		vit_free(v);
@@ -358,6 +363,30 @@ vit_build(struct vit *v, const struct vit_config *c, int maxB, char *msg,
 	bind(&v->w, v->params, v->pt, v->npt);
 	bind(&v->g, v->grads, v->pt, v->npt);
 	bind(&v->a, v->acts, v->at, v->nat);
+	/* the weights' packed copies, in their own block */
+	for (i = 0; i < v->npt; i++) {
+		struct vit_tensor *t = &v->pt[i];
+
+		t->pack = v->npack;
+		if (t->rank == 2)
+			v->npack += (linear_packsize(t->dims[1], t->dims[0]) + 15) &
+			            ~(size_t)15;
+	}
+	if (!(v->wpack = bigalloc(v->npack))) {
+		snprintf(msg, len, "out of memory for the packed weights (%zu "
+		         "floats)", v->npack);
+		vit_free(v);
+		return -1;
+	}
+	for (i = 0; i < v->npt; i++)
+		*(float **)((char *)&v->wp + v->pt[i].member) =
+		    v->pt[i].rank == 2 ? v->wpack + v->pt[i].pack : NULL;
+	if (vit_threads(v, team_max()) < 0) {
+		snprintf(msg, len, "out of memory for the scratch of %d threads",
+		         team_max());
+		vit_free(v);
+		return -1;
+	}
 	vit_sincos(v->pos, c->dim, c->gh, c->gw);
 	vit_sincos(v->dpos, c->ddim, c->gh, c->gw);
 	return 0;
@@ -377,6 +406,10 @@ vit_free(struct vit *v)
 	free(v->keep);
 	free(v->restore);
 	free(v->tok);
+	free(v->rowloss);
+	bigfree(v->wpack, v->npack);
+	bigfree(v->work, (size_t)v->nthr * v->nwork);
+	bigfree(v->slab, (size_t)v->nthr * 2 * v->nslab);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -460,23 +493,211 @@ vit_mask(struct vit *v, int B, struct rng *rng, const float *noise)
 }
 
 /* ------------------------------------------------------------------ */
-/* forward and backward                                                */
+/* threads                                                             */
 
 /*
- * Drop path (stochastic depth): rows [r0, r1) of T-token samples, out =
- * x + s[b] out, s (B) the scale of each sample's branch: 0 (dropped) or
- * 1 / (1 - rate) (kept).  scale_rows is its backward: out = s[b] g.
+ * The threads share a batch by samples: thread t of nt takes samples
+ * [B t / nt, B (t + 1) / nt) through the whole forward pass and the
+ * whole backward pass, CHUNK rows at a time (a chunk's data stay in
+ * the core's cache from one layer to the next), with no barrier in the
+ * forward pass: attention mixes tokens only within a sample.  Every row
+ * is computed the same way whichever thread takes it (gemm.h), so the
+ * forward pass does not depend on the number of threads.
+ *
+ * In the backward pass each thread sums its samples' contributions to
+ * the parameters' gradients into a slab of its own.  The parameters
+ * come in ranges, contiguous in the flat block and in the order the
+ * backward pass finishes them (the head, the decoder's blocks from the
+ * last, the middle, the encoder's blocks, the embedding); when every
+ * thread is through a range, the threads add the slabs into v->grads,
+ * thread by thread in order, each taking a part of the range, and clear
+ * them.  A slab is a range long and stays in the cache; after
+ * vit_zero_grad the first slab is copied rather than added, so the
+ * gradients are never cleared in memory.  Slabs alternate between two
+ * buffers, so a thread can go on to the next range while the others
+ * still read the last one: one barrier a range.  The gradients depend
+ * on the number of threads, not on anything else.
+ */
+enum { CHUNK = 384 };  /* rows a thread takes at a time */
+
+#ifdef _OPENMP
+#define OMP_TEAM _Pragma("omp parallel num_threads(nthr)")
+#else
+#define OMP_TEAM
+#endif
+
+/* samples of T tokens in a chunk */
+static int
+chunk_samples(int T)
+{
+	return T >= CHUNK ? 1 : CHUNK / T;
+}
+
+/* this thread's samples of B */
+static void
+my_samples(int B, int *b0, int *b1)
+{
+	int nt = NTHREADS, id = THREAD;
+
+	*b0 = (int)((long)B * id / nt);
+	*b1 = (int)((long)B * (id + 1) / nt);
+}
+
+static size_t
+align16(size_t n)
+{
+	return (n + 15) & ~(size_t)15;
+}
+
+/* a chunk's backward scratch in a thread's work: the gradients of
+ * fc1's output, of a layer norm's input, of r1, of atty, of qkv and of
+ * att (scratch for attention_backward) */
+struct chunkg {
+	float *fc, *ln, *r1, *atty, *qkv, *att;
+};
+
+/* the floats of a chunk's scratch for blocks of T tokens, C channels,
+ * NH heads; with base, g points into it */
+static size_t
+chunk_scratch(const struct vit *v, int T, int C, int NH, struct chunkg *g,
+              float *base)
+{
+	size_t ns = chunk_samples(T), n = ns * T, H = (size_t)v->c.mlp * C;
+	size_t sz[6], off = 0;
+	float **m = (float **)g;
+	int i;
+
+	sz[0] = n * H;
+	sz[1] = sz[2] = sz[3] = n * C;
+	sz[4] = n * 3 * C;
+	sz[5] = ns * NH * T * T;
+	for (i = 0; i < 6; i++) {
+		if (base)
+			m[i] = base + off;
+		off += align16(sz[i]);
+	}
+	return off;
+}
+
+/* the parameter ranges: range r starts at lo[r] of the flat block and
+ * ends where range r - 1 starts (range 0 at the end of the block) */
+static int
+ranges(const struct vit *v, size_t *lo)
+{
+	const struct vit_config *c = &v->c;
+	const struct vit_w *g = &v->g;
+	int n = 0, i;
+
+	lo[n++] = (size_t)(g->dnw - v->grads);
+	for (i = c->ddepth - 1; i >= 0; i--)
+		lo[n++] = (size_t)(g->dec[i].ln1w - v->grads);
+	lo[n++] = (size_t)(g->enw - v->grads);
+	for (i = c->depth - 1; i >= 0; i--)
+		lo[n++] = (size_t)(g->enc[i].ln1w - v->grads);
+	lo[n++] = 0;
+	return n;
+}
+
+int
+vit_threads(struct vit *v, int nthr)
+{
+	const struct vit_config *c = &v->c;
+	size_t lo[2 * VIT_MAXDEPTH + 3], hi, nwork, nslab = 0;
+	int n, r;
+
+	if (nthr < 1)
+		nthr = 1;
+	nwork = MAX(chunk_scratch(v, 1 + v->V, c->dim, c->heads, NULL, NULL),
+	            chunk_scratch(v, 1 + v->L, c->ddim, c->dheads, NULL, NULL));
+	n = ranges(v, lo);
+	for (r = 0, hi = v->nparams; r < n; hi = lo[r++])
+		nslab = MAX(nslab, hi - lo[r]);
+	nslab = align16(nslab);
+	if (nthr == v->nthr && v->work)
+		return 0;
+	bigfree(v->work, (size_t)v->nthr * v->nwork);
+	bigfree(v->slab, (size_t)v->nthr * 2 * v->nslab);
+	v->work = v->slab = NULL;
+	v->nthr = 0;
+	if (!(v->work = bigalloc((size_t)nthr * nwork)) ||
+	    !(v->slab = bigalloc((size_t)nthr * 2 * nslab))) {
+		bigfree(v->work, (size_t)nthr * nwork);
+		v->work = NULL;
+		return -1;
+	}
+	v->nthr = nthr;
+	v->nwork = nwork;
+	v->nslab = nslab;
+	return 0;
+}
+
+/* the team: the threads asked for, at most those the scratch is for */
+static int
+team(const struct vit *v)
+{
+#ifdef _OPENMP
+	int n = omp_get_max_threads();
+
+	return n < v->nthr ? n : v->nthr;
+#else
+	(void)v;
+	return 1;
+#endif
+}
+
+/*
+ * The weights of table entries [t0, t1) packed into wpack for the
+ * products of the forward pass (backward 0) or of the backward pass,
+ * the threads sharing them by size; then all wait for all.
  */
 static void
-droppath_rows(float *out, const float *x, const float *s, long r0, long r1,
-              int T, int C)
+pack_weights(struct vit *v, int t0, int t1, int backward)
 {
-	long r;
+	int nt = NTHREADS, id = THREAD, i;
+	size_t total = 0, at = 0;
+
+	for (i = t0; i < t1; i++)
+		if (v->pt[i].rank == 2)
+			total += v->pt[i].n;
+	for (i = t0; i < t1; i++) {
+		const struct vit_tensor *t = &v->pt[i];
+
+		if (t->rank != 2)
+			continue;
+		if ((int)(at * nt / total) == id)
+			linear_pack(v->wpack + t->pack, v->params + t->off, t->dims[1],
+			            t->dims[0], backward);
+		at += t->n;
+	}
+	OMP_BARRIER
+}
+
+/* the table entries of the encoder: [0, enc_end(v)) */
+static int
+enc_end(const struct vit *v)
+{
+	return (int)(vit_param(v, "enc.norm.bias") - v->pt) + 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* forward                                                             */
+
+/*
+ * Drop path (stochastic depth) on the rows of ns samples of T tokens, C
+ * wide: out = x + s[b] out, s[b] the scale of sample b's branch, 0
+ * (dropped) or 1 / (1 - rate) (kept).  scale_rows is its backward:
+ * out = s[b] g.
+ */
+static void
+droppath_rows(float *out, const float *x, const float *s, int ns, int T,
+              int C)
+{
+	size_t r, n = (size_t)ns * T;
 	int c;
 
-	for (r = r0; r < r1; r++) {
-		float *o = out + (size_t)r * C, sb = s[r / T];
-		const float *xr = x + (size_t)r * C;
+	for (r = 0; r < n; r++) {
+		float *o = out + r * C, sb = s[r / T];
+		const float *xr = x + r * C;
 
 		for (c = 0; c < C; c++)
 			o[c] = xr[c] + sb * o[c];
@@ -484,14 +705,14 @@ droppath_rows(float *out, const float *x, const float *s, long r0, long r1,
 }
 
 static void
-scale_rows(float *out, const float *g, const float *s, long N, int T, int C)
+scale_rows(float *out, const float *g, const float *s, int ns, int T, int C)
 {
-	long r;
+	size_t r, n = (size_t)ns * T;
+	int c;
 
-	for (r = 0; r < N; r++) {
-		float *o = out + (size_t)r * C, sb = s[r / T];
-		const float *gr = g + (size_t)r * C;
-		int c;
+	for (r = 0; r < n; r++) {
+		float *o = out + r * C, sb = s[r / T];
+		const float *gr = g + r * C;
 
 		for (c = 0; c < C; c++)
 			o[c] = sb * gr[c];
@@ -499,144 +720,129 @@ scale_rows(float *out, const float *g, const float *s, long N, int T, int C)
 }
 
 /*
- * The forward pass of a block in one parallel region: rows cut as the
- * layers cut them (layers_cut), samples for the attention, which mixes
- * the tokens of a sample, with a barrier on either side of it.  dp
- * NULL, or the drop-path scales (2, B) of the attention and MLP
- * branches.
+ * The forward pass of a block on ns samples of T tokens: x (their rows,
+ * C wide) in, out out; the activations at sample sb of a's tensors (the
+ * samples' own, or a thread's scratch in vit_encode); train: keep
+ * GELU's derivative for the backward pass; dp NULL, or the drop-path
+ * scales of the samples' attention branches, dp + B their MLP
+ * branches'.
  */
 static void
-block_forward(const struct vit_blockw *w, const struct vit_blocka *a,
-              const float *x, float *out, int B, int T, int C, int NH,
-              int H, const float *dp)
+block_forward(const struct vit *v, const struct vit_blockw *w,
+              const struct vit_blockw *wp, const struct vit_blocka *a,
+              int sb, int ns, const float *x, float *out, int T, int C,
+              int NH, int train, const float *dp)
 {
-	OMP_PARALLEL
-	{
-		int nt = NTHREADS, id = THREAD;
-		int b0 = (int)((long)B * id / nt), b1 = (int)((long)B * (id + 1) / nt);
-		long N = (long)B * T;
-		long r0 = layers_cut(N, id, nt), r1 = layers_cut(N, id + 1, nt);
+	int H = v->c.mlp * C, n = ns * T;
+	long ar = (long)sb * T;
+	float eps = v->c.lneps;
+	float *ln1 = a->ln1 + ar * C, *qkv = a->qkv + ar * 3 * C;
+	float *atty = a->atty + ar * C, *r1 = a->r1 + ar * C;
+	float *ln2 = a->ln2 + ar * C, *fcd = a->fcd + ar * H;
+	float *fcg = a->fcg + ar * H;
 
-		layernorm_forward_slab(a->ln1, a->ln1m, a->ln1r, x, w->ln1w, w->ln1b,
-		                       r0, r1, C);
-		linear_forward_slab(a->qkv, a->ln1, w->qkvw, w->qkvb, NULL, r0, r1, C,
-		                    3 * C);
-		OMP_BARRIER
-		attention_forward_slab(a->atty, a->att, a->qkv, b0, b1, T, C, NH);
-		OMP_BARRIER
-		/* r1 = x + proj(atty) */
-		if (dp) {
-			linear_forward_slab(a->r1, a->atty, w->projw, w->projb, NULL, r0,
-			                    r1, C, C);
-			droppath_rows(a->r1, x, dp, r0, r1, T, C);
-		} else
-			linear_forward_slab(a->r1, a->atty, w->projw, w->projb, x, r0, r1,
-			                    C, C);
-		layernorm_forward_slab(a->ln2, a->ln2m, a->ln2r, a->r1, w->ln2w,
-		                       w->ln2b, r0, r1, C);
-		linear_forward_slab(a->fch, a->ln2, w->fc1w, w->fc1b, NULL, r0, r1, C,
-		                    H);
-		gelu_forward_slab(a->fcg, a->fch, (size_t)r0 * H, (size_t)r1 * H);
-		/* out = r1 + fc2(gelu) */
-		if (dp) {
-			linear_forward_slab(out, a->fcg, w->fc2w, w->fc2b, NULL, r0, r1,
-			                    H, C);
-			droppath_rows(out, a->r1, dp + B, r0, r1, T, C);
-		} else
-			linear_forward_slab(out, a->fcg, w->fc2w, w->fc2b, a->r1, r0, r1,
-			                    H, C);
-	}
+	layernorm_forward(ln1, a->ln1m + ar, a->ln1r + ar, x, w->ln1w, w->ln1b,
+	                  n, C, eps);
+	linear_forward(qkv, ln1, w->qkvw, wp->qkvw, w->qkvb, NULL, n, C, 3 * C);
+	attention_forward(atty, a->att + (size_t)sb * NH * T * T, qkv, ns, T, C,
+	                  NH);
+	/* r1 = x + proj(atty) */
+	if (dp) {
+		linear_forward(r1, atty, w->projw, wp->projw, w->projb, NULL, n, C,
+		               C);
+		droppath_rows(r1, x, dp, ns, T, C);
+	} else
+		linear_forward(r1, atty, w->projw, wp->projw, w->projb, x, n, C, C);
+	layernorm_forward(ln2, a->ln2m + ar, a->ln2r + ar, r1, w->ln2w, w->ln2b,
+	                  n, C, eps);
+	linear_forward(fcg, ln2, w->fc1w, wp->fc1w, w->fc1b, NULL, n, C, H);
+	gelu_forward(fcg, train ? fcd : NULL, fcg, (size_t)n * H);
+	/* out = r1 + fc2(gelu) */
+	if (dp) {
+		linear_forward(out, fcg, w->fc2w, wp->fc2w, w->fc2b, NULL, n, H, C);
+		droppath_rows(out, r1, dp + v->B, ns, T, C);
+	} else
+		linear_forward(out, fcg, w->fc2w, wp->fc2w, w->fc2b, r1, n, H, C);
 }
 
-/* dx (B,T,C) = the gradient of x through the block, given dout; dp as
- * block_forward's */
+/*
+ * The encoder on samples [s0, s1) of the visible patches v->keep of
+ * patches (B,L,P): gathered into a.xv, embedded, CLS and positions
+ * added, the blocks, the final norm into a.eln.  keep: every activation
+ * at the samples' rows, for the backward pass; else (vit_encode) the
+ * blocks' at those of sample sb, where this thread's samples start and
+ * which only it uses, block after block.  dpath NULL, or drop-path
+ * scales as v->dpath (with keep only).
+ */
 static void
-block_backward(struct vit *v, const struct vit_blockw *w,
-               const struct vit_blockw *g, const struct vit_blocka *a,
-               const float *x, const float *dout, float *dx, int B, int T,
-               int C, int NH, int H, const float *dp)
-{
-	struct vit_a *s = &v->a;
-	size_t N = (size_t)B * T;
-	const float *db = dout;
-
-	/* every scratch gradient is written whole (the _set and _res
-	 * forms), so none needs zeroing first; with drop path, a branch's
-	 * gradient is scaled into gln, free until fc1 and qkv write it */
-	if (dp) {
-		scale_rows(s->gln, dout, dp + B, N, T, C);
-		db = s->gln;
-	}
-	linear_backward_set(s->gfcg, g->fc2w, g->fc2b, db, a->fcg, w->fc2w, N,
-	                    H, C);
-	gelu_backward_set(s->gfch, a->fch, a->fcg, s->gfcg, N * H);
-	linear_backward_set(s->gln, g->fc1w, g->fc1b, s->gfch, a->ln2, w->fc1w,
-	                    N, C, H);
-	layernorm_backward_res(s->gr1, dout, g->ln2w, g->ln2b, s->gln, a->r1,
-	                       w->ln2w, a->ln2m, a->ln2r, N, C);
-	db = s->gr1;
-	if (dp) {
-		scale_rows(s->gln, s->gr1, dp, N, T, C);
-		db = s->gln;
-	}
-	linear_backward_set(s->gatty, g->projw, g->projb, db, a->atty,
-	                    w->projw, N, C, C);
-	attention_backward_set(s->gqkv, s->gatt, s->gatty, a->qkv, a->att, B, T,
-	                       C, NH);
-	linear_backward_set(s->gln, g->qkvw, g->qkvb, s->gqkv, a->ln1, w->qkvw,
-	                    N, C, 3 * C);
-	layernorm_backward_res(dx, s->gr1, g->ln1w, g->ln1b, s->gln, x, w->ln1w,
-	                       a->ln1m, a->ln1r, N, C);
-}
-
-float
-vit_forward(struct vit *v, const float *patches, const int32_t *tokens)
+encoder_chunk(struct vit *v, const float *patches, int s0, int s1,
+              int keep, int sb, const float *dpath)
 {
 	const struct vit_config *c = &v->c;
 	struct vit_a *a = &v->a;
 	const struct vit_w *w = &v->w;
-	int B = v->B, L = v->L, V = v->V, P = v->P, D = c->dim, E = c->ddim;
-	int Te = 1 + V, Td = 1 + L, b, i;
+	int L = v->L, V = v->V, P = v->P, D = c->dim, Te = 1 + V;
+	int ns = s1 - s0, b, j, d, i;
+	long ar;
+	float *x;
 
-	/* the visible patches, embedded, with CLS and positions */
-	OMP_FOR
-	for (b = 0; b < B; b++) {
-		int j;
-
+	if (keep)
+		sb = s0;
+	ar = (long)sb * Te;
+	for (b = s0; b < s1; b++)
 		for (j = 0; j < V; j++)
-			memcpy(a->xv + ((size_t)b * V + j) * P,
+			memcpy(a->xv + ((size_t)(b - s0 + sb) * V + j) * P,
 			       patches + ((size_t)b * L + v->keep[b * V + j]) * P,
 			       P * sizeof(float));
-	}
-	linear_forward(a->pe, a->xv, w->pew, w->peb, B * V, P, D);
-	OMP_FOR
-	for (b = 0; b < B; b++) {
-		float *x = a->ex[0] + (size_t)b * Te * D;
-		int j, d;
+	linear_forward(a->pe + (size_t)sb * V * D, a->xv + (size_t)sb * V * P,
+	               w->pew, v->wp.pew, w->peb, NULL, ns * V, P, D);
+	for (b = s0; b < s1; b++) {
+		const float *pe = a->pe + (size_t)(b - s0 + sb) * V * D;
 
+		x = a->ex[0] + ((size_t)(b - s0) * Te + ar) * D;
 		for (d = 0; d < D; d++)
 			x[d] = w->cls[d] + v->pos[d];
 		for (j = 0; j < V; j++) {
-			const float *pe = a->pe + ((size_t)b * V + j) * D;
 			const float *pos = v->pos + (size_t)(1 + v->keep[b * V + j]) * D;
 
 			for (d = 0; d < D; d++)
-				x[(1 + j) * D + d] = pe[d] + pos[d];
+				x[(1 + j) * D + d] = pe[(size_t)j * D + d] + pos[d];
 		}
 	}
 	for (i = 0; i < c->depth; i++)
-		block_forward(&w->enc[i], &a->enc[i], a->ex[i], a->ex[i + 1], B, Te,
-		              D, c->heads, c->mlp * D, NULL);
-	layernorm_forward(a->eln, a->elnm, a->elnr, a->ex[c->depth], w->enw,
-	                  w->enb, B * Te, D);
+		block_forward(v, &w->enc[i], &v->wp.enc[i], &a->enc[keep ? i : 0],
+		              sb, ns,
+		              a->ex[keep ? i : i % 2] + ar * D,
+		              a->ex[keep ? i + 1 : (i + 1) % 2] + ar * D, Te, D,
+		              c->heads, keep,
+		              dpath ? dpath + (size_t)2 * i * v->B + s0 : NULL);
+	x = a->ex[keep ? c->depth : c->depth % 2] + ar * D;
+	ar = (long)s0 * Te;
+	layernorm_forward(a->eln + ar * D, a->elnm + ar, a->elnr + ar, x, w->enw,
+	                  w->enb, ns * Te, D, c->lneps);
+}
 
-	/* decoder: embed, mask tokens in the masked places, positions */
-	linear_forward(a->demb, a->eln, w->dew, w->deb, B * Te, D, E);
-	OMP_FOR
-	for (b = 0; b < B; b++) {
+/*
+ * The decoder on samples [s0, s1): the encoder's output embedded, mask
+ * tokens in the masked places, positions, the blocks, the final norm,
+ * the head into a.pred, and each row's loss into v->rowloss.
+ */
+static void
+decoder_chunk(struct vit *v, const float *patches, const int32_t *tokens,
+              int s0, int s1)
+{
+	const struct vit_config *c = &v->c;
+	struct vit_a *a = &v->a;
+	const struct vit_w *w = &v->w;
+	int L = v->L, V = v->V, P = v->P, D = c->dim, E = c->ddim, O = v->O;
+	int Te = 1 + V, Td = 1 + L, ns = s1 - s0, b, l, d, i;
+	long re = (long)s0 * Te, rd = (long)s0 * Td, n = (long)ns * Td;
+
+	linear_forward(a->demb + re * E, a->eln + re * D, w->dew, v->wp.dew,
+	               w->deb, NULL, ns * Te, D, E);
+	for (b = s0; b < s1; b++) {
 		float *x = a->dx[0] + (size_t)b * Td * E;
 		const float *em = a->demb + (size_t)b * Te * E;
-		int l, d;
 
 		memcpy(x, em, E * sizeof(float)); /* CLS; its position is 0 */
 		for (l = 0; l < L; l++) {
@@ -649,44 +855,269 @@ vit_forward(struct vit *v, const float *patches, const int32_t *tokens)
 		}
 	}
 	for (i = 0; i < c->ddepth; i++)
-		block_forward(&w->dec[i], &a->dec[i], a->dx[i], a->dx[i + 1], B, Td,
-		              E, c->dheads, c->mlp * E, NULL);
-	layernorm_forward(a->dln, a->dlnm, a->dlnr, a->dx[c->ddepth], w->dnw,
-	                  w->dnb, B * Td, E);
-	linear_forward(a->pred, a->dln, w->hw, w->hb, B * Td, E, v->O);
+		block_forward(v, &w->dec[i], &v->wp.dec[i], &a->dec[i], s0, ns,
+		              a->dx[i] + rd * E, a->dx[i + 1] + rd * E, Td, E,
+		              c->dheads, 1, NULL);
+	layernorm_forward(a->dln + rd * E, a->dlnm + rd, a->dlnr + rd,
+	                  a->dx[c->ddepth] + rd * E, w->dnw, w->dnb, n, E,
+	                  c->lneps);
+	linear_forward(a->pred + rd * O, a->dln + rd * E, w->hw, v->wp.hw, w->hb,
+	               NULL, n, E, O);
 
 	/* the loss on the masked patches; row 0 of each sample is CLS */
-	for (b = 0; b < B; b++) {
-		int l;
-
+	for (b = s0; b < s1; b++) {
 		a->lmask[b * Td] = 0.0f;
 		for (l = 0; l < L; l++)
 			a->lmask[b * Td + 1 + l] = v->restore[b * L + l] >= V;
 	}
 	if (c->target == VIT_TOKENS) {
-		for (b = 0; b < B; b++) {
+		for (b = s0; b < s1; b++) {
 			v->tok[b * Td] = 0;
 			memcpy(v->tok + b * Td + 1, tokens + (size_t)b * L,
 			       L * sizeof(int32_t));
 		}
-		v->loss = xent_masked_forward(a->probs, a->pred, v->tok, a->lmask,
-		                              B * Td, v->O, c->smoothing);
+		xent_masked_forward(v->rowloss + rd, a->probs + rd * O,
+		                    a->pred + rd * O, v->tok + rd, a->lmask + rd, n, O,
+		                    c->smoothing);
 	} else {
-		for (b = 0; b < B; b++) {
+		for (b = s0; b < s1; b++) {
 			memset(a->tgt + (size_t)b * Td * P, 0, P * sizeof(float));
 			memcpy(a->tgt + ((size_t)b * Td + 1) * P,
 			       patches + (size_t)b * L * P, (size_t)L * P * sizeof(float));
 		}
-		v->loss = mse_masked_forward(a->pred, a->tgt, a->lmask, B * Td, P,
-		                             c->normpix);
+		mse_masked_forward(v->rowloss + rd, a->pred + rd * O, a->tgt + rd * P,
+		                   a->lmask + rd, n, P, c->normpix);
 	}
+}
+
+float
+vit_forward(struct vit *v, const float *patches, const int32_t *tokens)
+{
+	int B = v->B, Td = 1 + v->L, nthr = team(v);
+
+	OMP_TEAM
+	{
+		int b0, b1, s, ce = chunk_samples(1 + v->V), cd = chunk_samples(Td);
+
+		pack_weights(v, 0, v->npt, 0);
+		my_samples(B, &b0, &b1);
+		for (s = b0; s < b1; s += ce)
+			encoder_chunk(v, patches, s, MIN(s + ce, b1), 1, 0, NULL);
+		for (s = b0; s < b1; s += cd)
+			decoder_chunk(v, patches, tokens, s, MIN(s + cd, b1));
+	}
+	/* the rows' losses in order: the same for any number of threads */
+	v->count = masked_count(v->a.lmask, B * Td);
+	v->loss = loss_mean(v->rowloss, v->count, B * Td);
 	return v->loss;
 }
+
+/* vit_encode, keeping every activation with keep */
+static int
+encode(struct vit *v, const float *patches, int B, int keep)
+{
+	int L = v->L, b, i, nthr = team(v);
+
+	if (v->V != L || B < 1 || B > v->maxB)
+		return -1;
+	v->B = B;
+	for (b = 0; b < B; b++)
+		for (i = 0; i < L; i++) {
+			v->keep[b * L + i] = i;
+			v->restore[b * L + i] = i;
+		}
+	OMP_TEAM
+	{
+		int b0, b1, s, ce = chunk_samples(1 + L);
+
+		pack_weights(v, 0, enc_end(v), 0);
+		my_samples(B, &b0, &b1);
+		for (s = b0; s < b1; s += ce)
+			encoder_chunk(v, patches, s, MIN(s + ce, b1), keep, b0,
+			              keep ? v->dpath : NULL);
+	}
+	return 0;
+}
+
+int
+vit_encode(struct vit *v, const float *patches, int B)
+{
+	return encode(v, patches, B, 0);
+}
+
+int
+vit_encode_train(struct vit *v, const float *patches, int B)
+{
+	return encode(v, patches, B, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* backward                                                            */
 
 void
 vit_zero_grad(struct vit *v)
 {
-	memset(v->grads, 0, v->nparams * sizeof(float));
+	v->gzero = 1;
+}
+
+/*
+ * Where a thread puts its part of the gradients of the range starting
+ * at lo: its slab, at the same place relative to lo.
+ */
+struct sink {
+	const float *grads;
+	float *slab;
+	size_t lo;
+};
+
+static float *
+sunk(const struct sink *k, float *g)
+{
+	return k->slab + (g - k->grads - k->lo);
+}
+
+static struct vit_blockw
+sunk_block(const struct sink *k, const struct vit_blockw *g)
+{
+	struct vit_blockw s;
+	float *const *from = (float *const *)g;
+	float **to = (float **)&s;
+	size_t i;
+
+	for (i = 0; i < sizeof(s) / sizeof(float *); i++)
+		to[i] = sunk(k, from[i]);
+	return s;
+}
+
+/* thread t's slab for range r */
+static float *
+slab(const struct vit *v, int t, int r)
+{
+	return v->slab + ((size_t)t * 2 + r % 2) * v->nslab;
+}
+
+/* this thread's sink for range r, which starts at lo */
+static struct sink
+sink(const struct vit *v, int r, size_t lo)
+{
+	struct sink k = { v->grads, slab(v, THREAD, r), lo };
+
+	return k;
+}
+
+/* dst (n) = src (set) or += src, then src = 0 */
+KERNEL static void
+reduce_k(float *restrict dst, float *restrict src, size_t n, int set)
+{
+	size_t i;
+
+	if (set)
+		for (i = 0; i < n; i++)
+			dst[i] = src[i];
+	else
+		for (i = 0; i < n; i++)
+			dst[i] += src[i];
+	for (i = 0; i < n; i++)
+		src[i] = 0.0f;
+}
+
+/* the end of range r, [lo, hi): when every thread is through it, each
+ * takes its part of the range and adds the slabs into v->grads, thread
+ * by thread (after vit_zero_grad, the first one replaces what was
+ * there) */
+static void
+range_done(struct vit *v, int r, size_t lo, size_t hi)
+{
+	int nt = NTHREADS, id = THREAD, t;
+	size_t n = hi - lo, p0 = n * id / nt, p1 = n * (id + 1) / nt;
+
+	if (nt > 1) {
+		OMP_BARRIER
+	}
+	for (t = 0; t < nt; t++)
+		reduce_k(v->grads + lo + p0, slab(v, t, r) + p0, p1 - p0,
+		         t == 0 && v->gzero);
+}
+
+/*
+ * The backward pass of a block on ns samples from s0 of T tokens: dy
+ * (their rows) the gradient of its output, dx that of its input x; the
+ * parameters' gradients into g, the scratch of sc; dp as
+ * block_forward's.
+ */
+static void
+block_backward(const struct vit *v, const struct vit_blockw *w,
+               const struct vit_blockw *wp, const struct vit_blockw *g,
+               const struct vit_blocka *a, const struct chunkg *sc, int s0,
+               int ns, const float *x, const float *dy, float *dx, int T,
+               int C, int NH, const float *dp)
+{
+	int H = v->c.mlp * C, n = ns * T;
+	long ar = (long)s0 * T;
+	const float *db = dy;
+
+	/* every scratch gradient is written whole, so none needs zeroing
+	 * first; the residual stream's joins in the layer norms'; with drop
+	 * path a branch's gradient is scaled into sc->ln, free until fc1's
+	 * and qkv's backward write it */
+	if (dp) {
+		scale_rows(sc->ln, dy, dp + v->B, ns, T, C);
+		db = sc->ln;
+	}
+	linear_backward(sc->fc, g->fc2w, g->fc2b, db, a->fcg + ar * H, w->fc2w,
+	                wp->fc2w, n, H, C);
+	gelu_backward(sc->fc, a->fcd + ar * H, sc->fc, (size_t)n * H);
+	linear_backward(sc->ln, g->fc1w, g->fc1b, sc->fc, a->ln2 + ar * C,
+	                w->fc1w, wp->fc1w, n, C, H);
+	layernorm_backward(sc->r1, dy, g->ln2w, g->ln2b, sc->ln, a->r1 + ar * C,
+	                   w->ln2w, a->ln2m + ar, a->ln2r + ar, n, C);
+	db = sc->r1;
+	if (dp) {
+		scale_rows(sc->ln, sc->r1, dp, ns, T, C);
+		db = sc->ln;
+	}
+	linear_backward(sc->atty, g->projw, g->projb, db, a->atty + ar * C,
+	                w->projw, wp->projw, n, C, C);
+	attention_backward(sc->qkv, sc->att, sc->atty, a->qkv + ar * 3 * C,
+	                   a->att + (size_t)s0 * NH * T * T, ns, T, C, NH);
+	linear_backward(sc->ln, g->qkvw, g->qkvb, sc->qkv, a->ln1 + ar * C,
+	                w->qkvw, wp->qkvw, n, C, 3 * C);
+	layernorm_backward(dx, sc->r1, g->ln1w, g->ln1b, sc->ln, x, w->ln1w,
+	                   a->ln1m + ar, a->ln1r + ar, n, C);
+}
+
+/* the backward pass of the blocks of a stack (enc or dec), from the
+ * last, on this thread's samples [b0, b1); the gradient of the stack's
+ * output in *dy, that of its input there at the end; dpath NULL or
+ * v->dpath */
+static void
+stack_backward(struct vit *v, const struct vit_blockw *w,
+               const struct vit_blockw *wp, const struct vit_blockw *g,
+               const struct vit_blocka *a,
+               float *const *x, int depth, float **dy, float **dx, int b0,
+               int b1, int T, int C, int NH, int *r, size_t *lo,
+               const float *dpath)
+{
+	struct chunkg sc;
+	int cs = chunk_samples(T), i, s;
+	float *t;
+
+	chunk_scratch(v, T, C, NH, &sc, v->work + (size_t)THREAD * v->nwork);
+	for (i = depth - 1; i >= 0; i--, (*r)++) {
+		struct sink k = sink(v, *r, lo[*r]);
+		struct vit_blockw gs = sunk_block(&k, &g[i]);
+
+		for (s = b0; s < b1; s += cs) {
+			int ns = MIN(s + cs, b1) - s;
+			size_t o = (size_t)s * T * C;
+
+			block_backward(v, &w[i], &wp[i], &gs, &a[i], &sc, s, ns,
+			               x[i] + o, *dy + o, *dx + o, T, C, NH,
+			               dpath ? dpath + (size_t)2 * i * v->B + s : NULL);
+		}
+		range_done(v, *r, lo[*r], lo[*r - 1]);
+		t = *dy, *dy = *dx, *dx = t;
+	}
 }
 
 void
@@ -697,143 +1128,165 @@ vit_backward(struct vit *v)
 	const struct vit_w *w = &v->w;
 	const struct vit_w *g = &v->g;
 	int B = v->B, L = v->L, V = v->V, P = v->P, D = c->dim, E = c->ddim;
-	int Te = 1 + V, Td = 1 + L, b, i, d;
-	float *dy, *dx, *t;
+	int O = v->O, Te = 1 + V, Td = 1 + L, nthr = team(v);
+	size_t lo[2 * VIT_MAXDEPTH + 4];
 
-	/* loss and head */
-	memset(a->gpred, 0, (size_t)B * Td * v->O * sizeof(float));
-	if (c->target == VIT_TOKENS)
-		xent_masked_backward(a->gpred, a->probs, v->tok, a->lmask, B * Td,
-		                     v->O, c->smoothing, 1.0f);
-	else
-		mse_masked_backward(a->gpred, a->pred, a->tgt, a->lmask, B * Td, P,
-		                    c->normpix, 1.0f);
-	dy = a->g0;
-	dx = a->g1;
-	linear_backward_set(a->gln, g->hw, g->hb, a->gpred, a->dln, w->hw,
-	                    B * Td, E, v->O);
-	layernorm_backward_res(dy, NULL, g->dnw, g->dnb, a->gln,
-	                       a->dx[c->ddepth], w->dnw, a->dlnm, a->dlnr, B * Td,
-	                       E);
-	for (i = c->ddepth - 1; i >= 0; i--) {
-		block_backward(v, &w->dec[i], &g->dec[i], &a->dec[i], a->dx[i], dy,
-		               dx, B, Td, E, c->dheads, c->mlp * E, NULL);
-		t = dy, dy = dx, dx = t;
-	}
-	/* un-place: visible rows back to the embedding, the rest to the
-	 * mask token, summed in a fixed order */
-	OMP_FOR
-	for (b = 0; b < B; b++) {
-		const float *gx = dy + (size_t)b * Td * E;
-		float *ge = a->gdemb + (size_t)b * Te * E;
-		int l;
+	ranges(v, lo + 1);
+	lo[0] = v->nparams; /* range r is [lo[r + 1], lo[r]) */
+	OMP_TEAM
+	{
+		int b0, b1, b, l, d, nb, r = 0;
+		float *dy = a->g0, *dx = a->g1;
+		struct sink k;
+		long rd, re, rv;
 
-		memcpy(ge, gx, E * sizeof(float));
-		for (l = 0; l < L; l++) {
-			int r = v->restore[b * L + l];
+		/* the weights but the patch embedding's, whose input has no
+		 * gradient */
+		pack_weights(v, 1, v->npt, 1);
+		my_samples(B, &b0, &b1);
+		nb = b1 - b0;
+		rd = (long)b0 * Td, re = (long)b0 * Te, rv = (long)b0 * V;
 
-			if (r < V)
-				memcpy(ge + (size_t)(1 + r) * E, gx + (size_t)(1 + l) * E,
-				       E * sizeof(float));
+		/* loss and head; dx is scratch for the norm's output */
+		if (c->target == VIT_TOKENS)
+			xent_masked_backward(a->gpred + rd * O, a->probs + rd * O,
+			                     v->tok + rd, a->lmask + rd, nb * Td, O,
+			                     c->smoothing, v->count, 1.0f);
+		else
+			mse_masked_backward(a->gpred + rd * O, a->pred + rd * O,
+			                    a->tgt + rd * P, a->lmask + rd, nb * Td, P,
+			                    c->normpix, v->count, 1.0f);
+		k = sink(v, r, lo[r + 1]);
+		linear_backward(dx + rd * E, sunk(&k, g->hw), sunk(&k, g->hb),
+		                a->gpred + rd * O, a->dln + rd * E, w->hw, v->wp.hw,
+		                nb * Td, E, O);
+		layernorm_backward(dy + rd * E, NULL, sunk(&k, g->dnw),
+		                   sunk(&k, g->dnb), dx + rd * E,
+		                   a->dx[c->ddepth] + rd * E, w->dnw, a->dlnm + rd,
+		                   a->dlnr + rd, nb * Td, E);
+		range_done(v, r, lo[r + 1], lo[r]);
+		r++;
+
+		stack_backward(v, w->dec, v->wp.dec, g->dec, a->dec, a->dx,
+		               c->ddepth, &dy, &dx, b0, b1, Td, E, c->dheads, &r,
+		               lo + 1, NULL);
+
+		/* un-place: visible rows back to the embedding, the rest to
+		 * the mask token, summed in a fixed order */
+		k = sink(v, r, lo[r + 1]);
+		for (b = b0; b < b1; b++) {
+			const float *gx = dy + (size_t)b * Td * E;
+			float *ge = a->gdemb + (size_t)b * Te * E;
+			float *gm = sunk(&k, g->masktok);
+
+			memcpy(ge, gx, E * sizeof(float));
+			for (l = 0; l < L; l++) {
+				int rk = v->restore[b * L + l];
+
+				if (rk < V)
+					memcpy(ge + (size_t)(1 + rk) * E, gx + (size_t)(1 + l) * E,
+					       E * sizeof(float));
+				else
+					for (d = 0; d < E; d++)
+						gm[d] += gx[(size_t)(1 + l) * E + d];
+			}
 		}
-	}
-	for (b = 0; b < B; b++) {
-		int l;
-
-		for (l = 0; l < L; l++)
-			if (v->restore[b * L + l] >= V)
-				for (d = 0; d < E; d++)
-					g->masktok[d] += dy[((size_t)b * Td + 1 + l) * E + d];
-	}
-	linear_backward_set(a->gln, g->dew, g->deb, a->gdemb, a->eln, w->dew,
-	                    B * Te, D, E);
-	layernorm_backward_res(dy, NULL, g->enw, g->enb, a->gln, a->ex[c->depth],
-	                       w->enw, a->elnm, a->elnr, B * Te, D);
-	for (i = c->depth - 1; i >= 0; i--) {
-		block_backward(v, &w->enc[i], &g->enc[i], &a->enc[i], a->ex[i], dy,
-		               dx, B, Te, D, c->heads, c->mlp * D, NULL);
-		t = dy, dy = dx, dx = t;
-	}
-	/* CLS and patch embedding */
-	for (b = 0; b < B; b++) {
-		for (d = 0; d < D; d++)
-			g->cls[d] += dy[(size_t)b * Te * D + d];
-		memcpy(a->gpe + (size_t)b * V * D, dy + ((size_t)b * Te + 1) * D,
-		       (size_t)V * D * sizeof(float));
-	}
-	linear_backward(NULL, g->pew, g->peb, a->gpe, a->xv, w->pew, B * V, P, D);
-}
-
-/* ------------------------------------------------------------------ */
-/* encoder only (vit.h)                                                */
-
-int
-vit_encode(struct vit *v, const float *patches, int B)
-{
-	const struct vit_config *c = &v->c;
-	struct vit_a *a = &v->a;
-	const struct vit_w *w = &v->w;
-	int L = v->L, P = v->P, D = c->dim, Te = 1 + L, b, i;
-
-	if (v->V != L || B < 1 || B > v->maxB)
-		return -1;
-	v->B = B;
-	for (b = 0; b < B; b++)
-		for (i = 0; i < L; i++) {
-			v->keep[b * L + i] = i;
-			v->restore[b * L + i] = i;
+		/* the encoder's rows are laid out otherwise: no thread may
+		 * write them over another's decoder rows still being read */
+		if (NTHREADS > 1) {
+			OMP_BARRIER
 		}
-	/* as vit_forward with every patch visible, in order */
-	memcpy(a->xv, patches, (size_t)B * L * P * sizeof(float));
-	linear_forward(a->pe, a->xv, w->pew, w->peb, B * L, P, D);
-	OMP_FOR
-	for (b = 0; b < B; b++) {
-		float *x = a->ex[0] + (size_t)b * Te * D;
-		int j, d;
+		linear_backward(dx + re * D, sunk(&k, g->dew), sunk(&k, g->deb),
+		                a->gdemb + re * E, a->eln + re * D, w->dew, v->wp.dew,
+		                nb * Te, D, E);
+		layernorm_backward(dy + re * D, NULL, sunk(&k, g->enw),
+		                   sunk(&k, g->enb), dx + re * D,
+		                   a->ex[c->depth] + re * D, w->enw, a->elnm + re,
+		                   a->elnr + re, nb * Te, D);
+		range_done(v, r, lo[r + 1], lo[r]);
+		r++;
 
-		for (d = 0; d < D; d++)
-			x[d] = w->cls[d] + v->pos[d];
-		for (j = 0; j < L; j++) {
-			const float *pe = a->pe + ((size_t)b * L + j) * D;
-			const float *pos = v->pos + (size_t)(1 + j) * D;
+		stack_backward(v, w->enc, v->wp.enc, g->enc, a->enc, a->ex, c->depth,
+		               &dy, &dx, b0, b1, Te, D, c->heads, &r, lo + 1, NULL);
+
+		/* CLS and patch embedding */
+		k = sink(v, r, lo[r + 1]);
+		for (b = b0; b < b1; b++) {
+			float *gc = sunk(&k, g->cls);
 
 			for (d = 0; d < D; d++)
-				x[(1 + j) * D + d] = pe[d] + pos[d];
+				gc[d] += dy[(size_t)b * Te * D + d];
+			memcpy(a->gpe + (size_t)b * V * D, dy + ((size_t)b * Te + 1) * D,
+			       (size_t)V * D * sizeof(float));
 		}
+		linear_backward(NULL, sunk(&k, g->pew), sunk(&k, g->peb),
+		                a->gpe + rv * D, a->xv + rv * P, w->pew, NULL, nb * V,
+		                P, D);
+		range_done(v, r, lo[r + 1], lo[r]);
 	}
-	for (i = 0; i < c->depth; i++)
-		block_forward(&w->enc[i], &a->enc[i], a->ex[i], a->ex[i + 1], B, Te,
-		              D, c->heads, c->mlp * D,
-		              v->dpath ? v->dpath + (size_t)2 * i * B : NULL);
-	layernorm_forward(a->eln, a->elnm, a->elnr, a->ex[c->depth], w->enw,
-	                  w->enb, B * Te, D);
-	return 0;
+	v->gzero = 0;
 }
 
 float *
-vit_encode_backward(struct vit *v)
+vit_encode_backward(struct vit *v, int norm)
 {
 	const struct vit_config *c = &v->c;
 	struct vit_a *a = &v->a;
 	const struct vit_w *w = &v->w;
 	const struct vit_w *g = &v->g;
-	int B = v->B, L = v->L, P = v->P, D = c->dim, Te = 1 + L, b, i, d;
-	float *dy = a->g0, *dx = a->g1, *t;
+	int B = v->B, L = v->L, P = v->P, D = c->dim, Te = 1 + L;
+	int nthr = team(v), r0 = 1 + c->ddepth;
+	size_t lo[2 * VIT_MAXDEPTH + 4];
+	float *in = a->g0, *out = a->g1;
 
-	for (i = c->depth - 1; i >= 0; i--) {
-		block_backward(v, &w->enc[i], &g->enc[i], &a->enc[i], a->ex[i], dy,
-		               dx, B, Te, D, c->heads, c->mlp * D,
-		               v->dpath ? v->dpath + (size_t)2 * i * B : NULL);
-		t = dy, dy = dx, dx = t;
+	ranges(v, lo + 1);
+	lo[0] = v->nparams; /* range r is [lo[r + 1], lo[r]) */
+	if (norm)
+		in = a->g1, out = a->g0;
+	OMP_TEAM
+	{
+		int b0, b1, b, d, nb, r = r0;
+		float *dy = in, *dx = out;
+		struct sink k;
+		long re;
+
+		pack_weights(v, 1, enc_end(v), 1);
+		my_samples(B, &b0, &b1);
+		nb = b1 - b0;
+		re = (long)b0 * Te;
+
+		/* the final norm (or, unused, its gradient zero) and the
+		 * rest of its range, the decoder's embedding and mask token,
+		 * whose gradients are not the loss's */
+		k = sink(v, r, lo[r + 1]);
+		if (norm)
+			layernorm_backward(dy + re * D, NULL, sunk(&k, g->enw),
+			                   sunk(&k, g->enb), dx + re * D,
+			                   a->ex[c->depth] + re * D, w->enw,
+			                   a->elnm + re, a->elnr + re, nb * Te, D);
+		range_done(v, r, lo[r + 1], lo[r]);
+		r++;
+
+		stack_backward(v, w->enc, v->wp.enc, g->enc, a->enc, a->ex, c->depth,
+		               &dy, &dx, b0, b1, Te, D, c->heads, &r, lo + 1,
+		               v->dpath);
+
+		/* CLS and patch embedding, as vit_backward */
+		k = sink(v, r, lo[r + 1]);
+		for (b = b0; b < b1; b++) {
+			float *gc = sunk(&k, g->cls);
+
+			for (d = 0; d < D; d++)
+				gc[d] += dy[(size_t)b * Te * D + d];
+			memcpy(a->gpe + (size_t)b * L * D, dy + ((size_t)b * Te + 1) * D,
+			       (size_t)L * D * sizeof(float));
+		}
+		linear_backward(NULL, sunk(&k, g->pew), sunk(&k, g->peb),
+		                a->gpe + (long)b0 * L * D, a->xv + (long)b0 * L * P,
+		                w->pew, NULL, nb * L, P, D);
+		range_done(v, r, lo[r + 1], lo[r]);
 	}
-	/* CLS and patch embedding, as vit_backward */
-	for (b = 0; b < B; b++) {
-		for (d = 0; d < D; d++)
-			g->cls[d] += dy[(size_t)b * Te * D + d];
-		memcpy(a->gpe + (size_t)b * L * D, dy + ((size_t)b * Te + 1) * D,
-		       (size_t)L * D * sizeof(float));
-	}
-	linear_backward_set(NULL, g->pew, g->peb, a->gpe, a->xv, w->pew, B * L,
-	                    P, D);
-	return dy;
+	v->gzero = 0;
+	/* the stack swaps the two depth times */
+	return c->depth % 2 ? out : in;
 }

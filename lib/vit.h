@@ -43,6 +43,7 @@ struct vit_config {
 	int normpix;                  /* per-patch normalised pixel targets */
 	float smoothing;              /* label smoothing (tokens) */
 	float ratio;                  /* mask ratio */
+	float lneps;                  /* layer-norm eps; 0: 1e-5, PyTorch's */
 };
 
 /* fills the sizes of a preset (tiny, vit-s, vit-b); -1 if unknown */
@@ -68,7 +69,7 @@ struct vit_w {
 /* the activations of one block (T tokens of C channels) */
 struct vit_blocka {
 	float *ln1, *ln1m, *ln1r, *qkv, *att, *atty, *r1;
-	float *ln2, *ln2m, *ln2r, *fch, *fcg;
+	float *ln2, *ln2m, *ln2r, *fcd, *fcg;   /* fcd: GELU's derivative */
 };
 
 struct vit_a {
@@ -87,7 +88,6 @@ struct vit_a {
 	float *lmask;                           /* (B,Td) 1 on masked rows */
 	/* scratch for the backward pass */
 	float *g0, *g1;                         /* (B,T,C) ping-pong */
-	float *gr1, *gln, *gatty, *gqkv, *gfch, *gfcg, *gatt;
 	float *gpred, *gdemb, *gpe;
 };
 
@@ -99,6 +99,7 @@ struct vit_tensor {
 	size_t off, n;   /* in floats, within the block */
 	int decay;       /* parameters: weight decay applies */
 	size_t member;   /* byte offset of its pointer in struct vit_w/_a */
+	size_t pack;     /* a weight: offset of its packed copy (wpack) */
 };
 
 struct vit {
@@ -109,21 +110,38 @@ struct vit {
 	size_t nparams, nacts;
 	float *params, *grads, *acts;
 	struct vit_w w, g;
+	float *wpack;                /* the weights packed for a pass */
+	size_t npack;
+	struct vit_w wp;             /* in wpack, the weights (rank 2) only */
 	struct vit_a a;
 	float *pos, *dpos;           /* (1+L, D), (1+L, Dd) fixed */
 	float *noise;                /* (B,L) the last masking noise */
 	int *keep;                   /* (B,V) visible patches, MAE order */
 	int *restore;                /* (B,L) rank of each patch */
 	int32_t *tok;                /* (B,Td) token targets */
+	double *rowloss;             /* (B,Td) the loss of each row */
+	double count;                /* rows the loss averages over */
 	float loss;
-	/* NULL, or drop-path scales (depth, 2, B) for vit_encode and
-	 * vit_encode_backward: block i's attention and MLP branches of
+	/* NULL, or drop-path scales (depth, 2, B) for vit_encode_train
+	 * and vit_encode_backward: block i's attention and MLP branches of
 	 * sample b are scaled by dpath[(2i + 0 or 1) B + b], 0 or 1/keep */
 	const float *dpath;
+	/* the threads (layers_threads at vit_build), and theirs: */
+	int nthr;
+	size_t nwork, nslab;         /* floats each */
+	float *work;                 /* (nthr, nwork) backward scratch */
+	float *slab;                 /* (nthr, 2, nslab) gradients */
+	int gzero;                   /* vit_zero_grad since vit_backward */
 };
 
 int vit_build(struct vit *, const struct vit_config *, int maxB, char *msg,
               size_t msglen);
+/*
+ * The scratch of nthr threads (vit_build makes it for the threads of
+ * layers_threads); a pass uses at most nthr threads.  -1 if out of
+ * memory (the model is then unusable until a call succeeds).
+ */
+int vit_threads(struct vit *, int nthr);
 void vit_free(struct vit *);
 /* MAE's initialisation, from (seed, stream 1) */
 void vit_init(struct vit *, uint64_t seed);
@@ -139,7 +157,10 @@ void vit_sincos(float *out, int d, int gh, int gw);
 void vit_mask(struct vit *, int B, struct rng *rng, const float *noise);
 /* patches (B,L,P); tokens (B,L) in [0,K) for the token target */
 float vit_forward(struct vit *, const float *patches, const int32_t *tokens);
+/* the gradients are zero for the next vit_backward, which writes them
+ * instead of adding to them (v->grads keeps its old values till then) */
 void vit_zero_grad(struct vit *);
+/* v->grads += the gradients of the last vit_forward's loss */
 void vit_backward(struct vit *);
 /*
  * The encoder alone, every patch visible in order (no masking): for a
@@ -150,15 +171,23 @@ void vit_backward(struct vit *);
  */
 int vit_encode(struct vit *, const float *patches, int B);
 /*
- * The backward pass of the last vit_encode, for training it (finetune):
- * the caller writes the gradient of the loss at the last block's output
- * a.ex[depth] (B,1+L,D) into a.g0 (the final norm is the caller's: its
- * backward, if used, is layernorm_backward_res into a.g0).  The
- * gradients of the patch embedding, CLS and the blocks are accumulated
- * into v->g; the return value is the gradient at the blocks' input
- * a.ex[0] (B,1+L,D), in a.g0 or a.g1 (for a learned position embedding).
+ * vit_encode for training it (finetune): the same output, keeping every
+ * activation (a.ex[0..depth] (B,1+L,D), the blocks') for
+ * vit_encode_backward, with drop path v->dpath.
  */
-float *vit_encode_backward(struct vit *);
+int vit_encode_train(struct vit *, const float *patches, int B);
+/*
+ * The backward pass of the last vit_encode_train: the caller writes the
+ * gradient of the loss into a.g0 (B,1+L,D), at the final norm's output
+ * a.eln if norm, else at the last block's output a.ex[depth] (the final
+ * norm unused: its gradient is zero).  The gradients of the encoder's
+ * parameters (enc.*) are added into v->grads as vit_backward adds them
+ * (after vit_zero_grad they replace what was there); the decoder's are
+ * not the loss's.  The return value is the gradient at the blocks'
+ * input a.ex[0] (B,1+L,D), in a.g0 or a.g1 (for a learned position
+ * embedding).
+ */
+float *vit_encode_backward(struct vit *, int norm);
 /* a parameter by name, or NULL */
 const struct vit_tensor *vit_param(const struct vit *, const char *name);
 

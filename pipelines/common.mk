@@ -284,12 +284,21 @@ epoch_flags = $(shell awk -v e=$1 -v n=$(TRAIN_N) 'BEGIN { \
 	else print "bad" }')
 # a training stream of seed $1, $2 epochs, augmented if $3 is 1,
 # reshuffled every epoch: the same images in the same order for every
-# run of a seed
+# run of a seed; $4 more patchify options (a shard)
 stream = $(PATCHIFY) $(if $(filter 1,$3),-a) $(AUG_FLAGS) $(TRAIN_SEL) \
-	-u -S $1 $(call epoch_flags,$2) $(TRAIN_FILE)
-# pretraining's (AUGMENT), and fine-tuning's (FT_EPOCHS, FT_AUGMENT)
-train_stream = $(call stream,$(call run_seed,$1),$(call run_epochs,$1),$(AUGMENT))
+	-u -S $1 $(call epoch_flags,$2) $4 $(TRAIN_FILE)
+# pretraining's (AUGMENT; under MPIRUN each rank's shard of it), and
+# fine-tuning's (FT_EPOCHS, FT_AUGMENT)
+train_stream = $(call stream,$(call run_seed,$1),$(call run_epochs,$1),$(AUGMENT),$(if $(MPIRUN),-k $(MPI_RANK)/$(MPI_SIZE)))
 ft_stream = $(call stream,$(call run_seed,$1),$(FT_EPOCHS),$(FT_AUGMENT))
+# MPIRUN (e.g. srun, or mpirun -n 8): train on its ranks, each running
+# the training pipeline on its shard of the images (patchify -k), with
+# the trainer of MPIBIN (make MPI=1); the rank and size, for the shell
+# of each rank, from Open MPI's, MPICH's or Slurm's variables
+MPIRUN ?=
+MPIBIN ?= build/mpi/bin
+MPI_RANK = $${OMPI_COMM_WORLD_RANK:-$${PMI_RANK:-$${SLURM_PROCID:?no rank: is MPIRUN an MPI launcher?}}}
+MPI_SIZE = $${OMPI_COMM_WORLD_SIZE:-$${PMI_SIZE:-$${SLURM_NTASKS:?no size: is MPIRUN an MPI launcher?}}}
 # what a run trains on, and its options
 run_input = $(strip \
 	$(if $(filter untrained,$(call run_name,$1)),\
@@ -320,16 +329,26 @@ run_deps = $(if $(filter cm-%,$(call run_name,$1)),\
 # depends on (the time is then the last part's), and starts afresh
 # otherwise.
 CKPT_EVERY ?= 500
-$(W)/e%.ckpt: $$(call run_deps,e$$*) $(TOOLS) $(S_DATA) $(S_TRAIN)
-	@mkdir -p $(@D)
-	if [ -e $@.part ] && [ -z "$$(find $^ -newer $@.part)" ]; then \
+# (in a recipe of $(W)/e%.ckpt) the trainer's flags: resume or start
+resume_or_start = if [ -e $@.part ] && [ -z "$$(find $^ -newer $@.part)" ]; then \
 	  echo "resuming $@ from its part" >&2; flags="-q -j $(JOBS) -r $@.part"; \
 	else \
 	  rm -f $@.part $(W)/e$*.tsv; flags="$(call run_flags,e$*) -k $(CKPT_EVERY)"; \
-	fi; \
-	$(call run_input,e$*) | \
-	    $(TIME) -f '%e %M' -o $(W)/e$*.time $(BIN)/mim-train $$flags \
-	    -L $(W)/e$*.tsv -o $@.part
+	fi
+# (in that recipe) the trainer on run $1's input, here or on MPIRUN
+ifeq ($(MPIRUN),)
+train_cmd = $(call run_input,$1) | \
+	$(TIME) -f '%e %M' -o $(W)/$1.time $(BIN)/mim-train $$flags \
+	-L $(W)/$1.tsv -o $@.part
+else
+train_cmd = $(TIME) -f '%e %M' -o $(W)/$1.time $(MPIRUN) bash -eu -o pipefail -c \
+	'$(call run_input,$1) | $(MPIBIN)/mim-train '"$$flags"' \
+	-L $(W)/$1.tsv -o $@.part'
+endif
+$(W)/e%.ckpt: $$(call run_deps,e$$*) $(TOOLS) $(S_DATA) $(S_TRAIN)
+	@mkdir -p $(@D)
+	$(resume_or_start); \
+	$(call train_cmd,e$*)
 	mv $@.part $@
 
 # ------------------------------------------------------------ evaluation

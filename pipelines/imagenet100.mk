@@ -2,26 +2,42 @@
 # user with the data and a big machine: ViT-B at 224x224 in 16x16
 # patches, MAE (per-patch normalised pixels, as MAE trains on ImageNet)
 # against ClusterMIM-Pixel (K-means on pixel patches, K=50), 200 epochs
-# with 40 of warmup, the learning rate the official code's rule gives
-# (base 1.5e-4 for pixels, 1e-3 for tokens, times batch / 256), random
-# resized crops and flips, masking 75%; the K-means fitted mini-batch
-# for 100 epochs, as the ClusterMIM code does.  The stages and the
-# table are main.mk's and curves.mk's; the learning rates are the
-# official ones rather than a validation sweep's (pipelines/README), as
-# a sweep at 200 epochs of ViT-B would triple the cost.
+# with 40 of warmup, the official effective batch of 4096 and the
+# learning rate the official code's rule gives (base 1.5e-4 for pixels,
+# 1e-3 for tokens, times batch / 256), random resized crops and flips,
+# masking 75%; the K-means fitted mini-batch for 100 epochs, as the
+# ClusterMIM code does.  The stages and the table are main.mk's and
+# curves.mk's; the learning rates are the official ones rather than a
+# validation sweep's (pipelines/README), as a sweep at 200 epochs of
+# ViT-B would triple the cost.
 #
 #   make -f pipelines/imagenet100.mk IN100=imagenet100.tar [OUT=...] \
-#        [JOBS=$(nproc)] [BATCH=256] ...
+#        [JOBS=$(nproc)] [BATCH=4096] [ACCUM=16] ...
+#
+# On a cluster, give MPIRUN, the launcher of the training runs: every
+# rank runs the training pipeline (patchify -k RANK/N, tokenize,
+# mim-train) on its shard of the images, and the ranks train as one
+# process with batch BATCH would (mim-train(1), MPI); the other stages
+# run where make runs.  The trainer is MPIBIN's (make MPI=1), e.g. on 16
+# nodes of 64 cores (pipelines/imagenet100.slurm does this with Slurm):
+#
+#   make MPI=1
+#   make -f pipelines/imagenet100.mk IN100=... JOBS=64 ACCUM=1 \
+#        MPIRUN='srun --kill-on-bad-exit=1'
+#
+# ACCUM is the micro-batches of a step on each rank (mim-train -A): a
+# rank holds the activations of BATCH / (ranks x ACCUM) images at once,
+# 256 with the default 16 on one machine (about 30 GB for ViT-B); with
+# N ranks take ACCUM = 16 / N or 1.
 #
 # IN100 is an archive (tar, tar.gz, zip, ...) or a directory in the
 # layout of ImageNet: train/WNID/*.JPEG and val/WNID/*.JPEG, e.g. the
 # 100 classes of CMC's list.  Test accuracy is that of the val split.
 #
-# Where we differ from the official code: the batch.  Its effective
-# batch is 4096 (64 a GPU, 8 GPUs, 8 steps of gradient accumulation);
-# mim-train keeps a whole batch's activations and has no accumulation,
-# so BATCH defaults to 256, with the learning rate scaled by the same
-# rule.  K-means sees the patches of
+# Where we differ from the official code: its effective batch of 4096
+# is 64 a GPU, 8 GPUs, 8 steps of gradient accumulation; ours is the
+# same 4096 images a step, split as ACCUM and the ranks say (the same
+# step to float rounding).  K-means sees the patches of
 # KMEANS_IMAGES images (all of ImageNet-100's 25 million patches of 768
 # values would be 75 GB in memory).  Evaluation: our linear probe
 # (L-BFGS on mean-pooled features) and k-NN, not MAE's LARS probe.
@@ -42,7 +58,9 @@ AUG_FLAGS ?= -s 224
 EVAL_FLAGS ?= -r 256 -s 224
 PRESET ?= vit-b
 P ?= 16
-BATCH ?= 256
+BATCH ?= 4096
+ACCUM ?= 16
+MODEL_FLAGS ?= -A $(ACCUM)
 JOBS ?= $(shell nproc)
 MAIN_EPOCHS ?= 200
 WARMUP_EPOCHS ?= 40

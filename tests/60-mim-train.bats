@@ -110,6 +110,58 @@ ckpt_step() {
 	cmp straight.tsr part.tsr
 }
 
+@test "mim-train: -A n micro-batches take the steps of whole batches, to float rounding" {
+	cd "$BATS_TEST_TMPDIR"
+	small="--dim 32 --depth 2 --dec-dim 32 --dec-depth 1"
+	# a step of 96 images in 5 micro-batches: 20, 20, 20, 20 and 16;
+	# after one step at learning rate 0 (the warmup's first), opt.m is
+	# 0.1 x the step's gradient
+	for t in pixel tokens; do
+		f=$MT/fm.tsr
+		[ $t = pixel ] || f=$MT/fmt.tsr
+		mim-train -q $small -t $t -b 96 -s 1 -w 1 -o one.tsr "$f"
+		mim-train -q $small -t $t -b 96 -s 1 -w 1 -A 5 -o a5.tsr "$f"
+		run tensorinfo -c one.tsr -t 1e-6 a5.tsr
+		assert_success
+		! cmp -s one.tsr a5.tsr # sums in another order: not the same bits
+	done
+	# 12 steps of 96 of the 512 images, 2 passes (the last step of a
+	# pass is 32 images: -A 5 cuts it in 20 and 12): the same losses and
+	# gradient norms
+	mim-train -q $small -b 96 -s 12 -w 2 -e 2 -L one.tsv -o one.tsr "$MT/fm.tsr"
+	for a in 2 5; do
+		mim-train -q $small -b 96 -s 12 -w 2 -e 2 -A $a -L a$a.tsv -o a$a.tsr "$MT/fm.tsr"
+		same_steps one.tsv a$a.tsv
+	done
+	# the tokens target, from a pipe
+	mim-train -q $small -t tokens -b 64 -s 8 -L one.tsv -o one.tsr "$MT/fmt.tsr"
+	cat "$MT/fmt.tsr" | mim-train -q $small -t tokens -b 64 -s 8 -A 4 -L a4.tsv -o a4.tsr
+	same_steps one.tsv a4.tsv
+}
+
+@test "mim-train: -A n holds the activations of one micro-batch" {
+	cd "$BATS_TEST_TMPDIR"
+	patchify -p 2 -n 128 -o p2.tsr "$FMNIST/t10k-images-idx3-ubyte.gz"
+	small="--dim 32 --depth 1 --dec-dim 32 --dec-depth 1"
+	/usr/bin/time -f %M -o one.kb mim-train -q $small -b 128 -s 1 -o one.tsr p2.tsr
+	/usr/bin/time -f %M -o a8.kb mim-train -q $small -b 128 -s 1 -A 8 -o a8.tsr p2.tsr
+	# 290 MB against 43 MB here: at most half
+	run awk -v a="$(cat one.kb)" -v b="$(cat a8.kb)" 'BEGIN { print (2 * b < a) ? "less" : "not less: " a " " b }'
+	assert_output less
+}
+
+@test "mim-train: -A above the batch is refused; a resume may change -A" {
+	cd "$BATS_TEST_TMPDIR"
+	run -1 mim-train -q -b 8 -A 9 -s 1 -o x.tsr "$MT/fm.tsr"
+	assert_output "mim-train: -A 9: more micro-batches than the 8 images of a step"
+	[ ! -e x.tsr ]
+	small="--dim 32 --depth 1 --dec-dim 32 --dec-depth 1"
+	mim-train -q $small -b 64 -s 6 -L straight.tsv -o straight.tsr "$MT/fm.tsr"
+	mim-train -q $small -b 64 -s 6 -T 3 -L part.tsv -o part.tsr "$MT/fm.tsr"
+	mim-train -q -r part.tsr -A 4 -L part.tsv -o part.tsr "$MT/fm.tsr"
+	same_steps straight.tsv part.tsv
+}
+
 @test "mim-train: periodic checkpoints and SIGTERM leave a resumable checkpoint" {
 	cd "$BATS_TEST_TMPDIR"
 	mim-train -q --dim 32 --dec-dim 32 -b 64 -s 4 -k 2 -e 1 -o ck.tsr "$MT/fm.tsr"
@@ -126,6 +178,34 @@ ckpt_step() {
 	run tensorinfo sig.tsr
 	assert_success
 	run mim-train -q -r sig.tsr -T 100 -e 1000 -o sig.tsr "$MT/fm.tsr"
+	assert_success
+}
+
+@test "mim-train: SIGTERM while it waits on a slow producer still saves the checkpoint" {
+	cd "$BATS_TEST_TMPDIR"
+	# the producer sends half a stream and stalls: mim-train is blocked
+	# in a read when the signal comes
+	mkfifo slow
+	mim-train -q --dim 32 --dec-dim 32 -b 16 -s 100000 -o slow.tsr \
+	    < slow 2> err &
+	pid=$!
+	exec 7> slow
+	head -c $(($(stat -c %s "$MT/fm.tsr") / 2)) "$MT/fm.tsr" >&7
+	# until it has trained on what came and waits in the read
+	for i in $(seq 600); do
+		case $(cat /proc/$pid/wchan) in *pipe_read* | pipe_wait*) break ;; esac
+		sleep 0.1
+	done
+	sleep 0.5
+	kill -TERM $pid
+	st=0
+	wait $pid || st=$?
+	exec 7>&-
+	[ "$st" -eq 1 ]
+	run cat err
+	assert_output --regexp "stopped by SIGTERM"
+	refute_output --partial "Interrupted system call"
+	run tensorinfo slow.tsr
 	assert_success
 }
 

@@ -138,6 +138,37 @@ val() { awk -v k="$1" '$1 == k { print $2 }'; }
 	assert_success
 }
 
+@test "finetune: SIGTERM while it waits on a slow producer still saves the steps taken" {
+	cd "$BATS_TEST_TMPDIR"
+	# the producer sends half a stream and stalls: finetune is blocked
+	# in a read when the signal comes
+	mkfifo slow
+	finetune -q -b 64 -s 100000 -m "$FT/ck.tsr" -o slow.tsr < slow 2> err &
+	pid=$!
+	exec 7> slow
+	head -c $(($(stat -c %s "$FT/tr.tsr") / 2)) "$FT/tr.tsr" >&7
+	# until it has trained on what came and waits in the read
+	for i in $(seq 600); do
+		case $(cat /proc/$pid/wchan) in *pipe_read* | pipe_wait*) break ;; esac
+		sleep 0.1
+	done
+	sleep 0.5
+	kill -TERM $pid
+	st=0
+	wait $pid || st=$?
+	exec 7>&-
+	[ "$st" -eq 1 ]
+	run cat err
+	assert_output --regexp "step [1-9][0-9]*: stopped by SIGTERM"
+	refute_output --partial "Interrupted system call"
+	run tensorinfo slow.tsr
+	assert_success
+	assert_output --regexp "seen=[1-9][0-9]*"
+	# and it resumes from there on the whole stream
+	run finetune -q -r slow.tsr -T 40 -o slow.tsr "$FT/tr.tsr"
+	assert_success
+}
+
 @test "finetune: encode and probe take a fine-tuned checkpoint; its head on encode's CLS gives finetune's accuracy" {
 	cd "$BATS_TEST_TMPDIR"
 	finetune -q -p cls -b 100 -s 10 -l 5e-3 -m "$FT/ck.tsr" -t "$FT/te.tsr" \

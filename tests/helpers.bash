@@ -73,3 +73,13 @@ reseal() {
 	open(f, "wb").write(b)
 	EOF
 }
+
+# same_steps A.tsv B.tsv: two mim-train logs (-L) have the same steps,
+# losses (to 1e-5) and gradient norms (to 1e-4 relative), step by step
+same_steps() {
+	run awk -F '\t' 'NR == FNR { l[FNR] = $2; g[FNR] = $5; next }
+	    FNR > 1 { d = $2 - l[FNR]; e = ($5 - g[FNR]) / g[FNR]
+	    if (d * d > 1e-10 || e * e > 1e-8) print "step " $1 ": " $2 " " $5 " vs " l[FNR] " " g[FNR] }
+	    END { print FNR - 1 " steps" }' "$1" "$2"
+	assert_output "$(($(wc -l < "$1") - 1)) steps"
+}

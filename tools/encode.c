@@ -51,7 +51,6 @@ struct opts {
 struct state {
 	struct opts *o;
 	struct vit v;
-	double lneps;          /* layer-norm eps: 0 mim-train's, or timm's */
 	const char *inname;
 	struct tsr_writer w;
 	struct tensor feat, pooled, cls;
@@ -157,7 +156,7 @@ encode_group(struct state *st, struct tsr_group *g, uint64_t base)
 			die("%s: %s", where, msg);
 		set_meta(st, &st->cls, x, "n,d", where);
 	}
-	encoder_run(v, st->lneps, xf, n,
+	encoder_run(v, xf, n,
 	             o->outputs & OUT_FEATURES ? st->feat.data : NULL,
 	             o->outputs & OUT_POOLED ? st->pooled.data : NULL,
 	             o->outputs & OUT_CLS ? st->cls.data : NULL);
@@ -307,8 +306,7 @@ main(int argc, char *argv[])
 	memset(&st, 0, sizeof(st));
 	st.o = &o;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (encoder_load(&st.v, &st.lneps, o.model, o.batch, msg,
-	                     sizeof(msg)) < 0)
+	if (encoder_load(&st.v, o.model, o.batch, msg, sizeof(msg)) < 0)
 		die("%s", msg);
 	st.inname = ifile_name(o.in);
 	in = ifile_open(o.in);

@@ -127,14 +127,14 @@ pretrained(struct ft *f, int K)
 {
 	struct opts *o = f->o;
 	char msg[512];
-	double lneps;
 	struct rng r;
 
-	if (encoder_load(&f->v, &lneps, o->model, (int)f->batch, msg,
-	                 sizeof(msg)) < 0)
+	if (encoder_load(&f->v, o->model, (int)f->batch, msg, sizeof(msg)) < 0)
 		die("%s", msg);
 	/* a timm model's layer norms (eps 1e-6) train with mim-train's
-	 * 1e-5, like every model here */
+	 * 1e-5, like every model here: the checkpoint, which does not
+	 * carry the eps, is then read as it was trained */
+	f->v.c.lneps = 1e-5f;
 	if (classifier_build(&f->c, &f->v, K, f->pool, msg, sizeof(msg)) < 0)
 		die("%s", msg);
 	rng_seed(&r, o->seed, RNG_HEAD);
@@ -583,6 +583,18 @@ nonfinite(struct ft *f, const char *what)
 	    what);
 }
 
+/* SIGINT or SIGTERM: the steps taken are saved (not while a resumed
+ * run still skips the checkpoint's images), and the run ends */
+static void
+stop(struct ft *f)
+{
+	if (f->o->out && !f->skip)
+		save(f, stopsig == SIGINT ? "interrupted" : "terminated");
+	die("step %ld: stopped by %s; %s", f->step,
+	    stopsig == SIGINT ? "SIGINT" : "SIGTERM", f->o->out ?
+	    "resume with --resume" : "nothing saved (no -o)");
+}
+
 static void
 train_step(struct ft *f)
 {
@@ -628,13 +640,8 @@ train_step(struct ft *f)
 	f->nb = 0;
 	if (f->step >= f->total || (f->o->stop && f->step >= f->o->stop))
 		f->done = 1;
-	if (stopsig) {
-		if (f->o->out)
-			save(f, stopsig == SIGINT ? "interrupted" : "terminated");
-		die("step %ld: stopped by %s; %s", f->step,
-		    stopsig == SIGINT ? "SIGINT" : "SIGTERM", f->o->out ?
-		    "resume with --resume" : "nothing saved (no -o)");
-	}
+	if (stopsig)
+		stop(f);
 	if (!f->done && f->o->every && f->step % f->o->every == 0)
 		save(f, "periodic");
 }
@@ -993,6 +1000,10 @@ main(int argc, char *argv[])
 		while (!f.done && (rc = tsr_group_read(&r, &g)) > 0)
 			take_group(&f, &g, inname, r.index - g.n - g.havenext, pass,
 			           (int)o.epochs);
+		/* a signal that came while a read of a slow producer waited
+		 * (EINTR) stops the run as one between steps does */
+		if (!f.done && rc < 0 && stopsig && f.started)
+			stop(&f);
 		if (!f.done && rc < 0)
 			die("%s", r.msg);
 		tsr_reader_free(&r);

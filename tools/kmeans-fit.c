@@ -10,16 +10,22 @@
  *	                        seed init inertia spherical tensor source
  *	counts     i64 [K]      rows nearest to each centroid at the end
  *
- * Algorithms: exact Lloyd passes over all rows (default), stopping when
- * the centroids stop moving or the inertia improves by less than -t
- * relative; or scikit-learn's mini-batch update over epochs of shuffled
- * batches.
- * Seeding: greedy k-means++ or k distinct rows, both on a reservoir
- * sample, or centroids from a file.  The first pass reads, checks and
- * counts the rows, and keeps them in memory while they fit in -m MiB;
- * a regular file that does not fit is read again on every pass, in
- * chunks, so memory does not grow with the number of rows.  Results do
- * not depend on -j, nor on whether the rows were cached or streamed.
+ * The algorithms are lib/kmeans_fit.h's: exact Lloyd passes over all
+ * rows (default), stopping when the centroids stop moving or the inertia
+ * improves by less than -t relative; or scikit-learn's mini-batch update
+ * over epochs of shuffled batches.  Seeding: greedy k-means++ or k
+ * distinct rows, both on a reservoir sample, or centroids from a file.
+ *
+ * This file reads the rows.  The first pass reads, checks and counts
+ * them, and keeps them in memory while they fit in -m MiB; a regular
+ * file that does not fit is read again on every pass, in chunks, so
+ * memory does not grow with the number of rows.  Results do not depend
+ * on -j, nor on whether the rows were cached or streamed.
+ *
+ * Under MPI (make MPI=1; mpirun -n N, srun) every rank reads its own
+ * input, a shard of the rows (patchify -k RANK/N, or a file each), and
+ * the ranks make the fit of all rows in rank order together; rank 0
+ * writes the output (-o).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -29,28 +35,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "dist.h"
 #include "kmeans.h"
+#include "kmeans_fit.h"
 #include "tensor.h"
 #include "util.h"
 
-enum algo { LLOYD, MINIBATCH };
-enum init { INIT_PLUSPLUS, INIT_RANDOM, INIT_FILE };
-/* streams of the random generator (util.h rng_seed), one per use */
-enum { RNG_INIT = 1, RNG_SAMPLE = 2, RNG_SHUFFLE = 3 };
-
-#define SAMPLE_MIN 4096      /* k-means++ sample: 100 K rows in */
-#define SAMPLE_MAX 262144    /* [SAMPLE_MIN, SAMPLE_MAX], at least K, */
-#define SAMPLE_BYTES (512 << 20) /* and at most this, as f32 */
-#define CHUNK_BYTES (4 << 20) /* rows a chunk, as f32 */
-
 struct opts {
-	enum algo algo;
-	enum init init;
+	enum kmeans_algo algo;
+	enum kmeans_init init;
 	const char *initfile;
 	const char *field;
 	const char *out;
@@ -65,15 +62,9 @@ struct opts {
 	int spherical, stream, verbose, compress;
 };
 
-/* the farthest rows of a pass, for re-seeding empty clusters */
-struct far {
-	double key;      /* larger is farther */
-	uint64_t index;  /* row, in stream order */
-	int32_t label;
-};
-
 struct state {
 	struct opts *o;
+	struct dist dist;    /* the ranks of the job */
 	const char *name;    /* input name for messages */
 	FILE *fp;
 	int seekable;
@@ -88,30 +79,11 @@ struct state {
 
 	/* the chunk buffer of a streaming pass */
 	float *chunk;
-	size_t chunkrows;
+	size_t chunkcap;     /* rows */
 
-	/* reservoir sample for seeding */
-	float *sample;
-	size_t samplecap, nsample;
-	uint64_t nseen;
-	struct rng srng;
-
-	/* the model */
-	struct kmeans_ws *ws;
-	float *c, *cnorm;
-	double *sums;
-	int64_t *counts;
-	int32_t *lab, *labels; /* chunk labels; all labels when cached */
-	float *dist;
-	FILE *labf;            /* previous labels when streaming */
-
-	/* a pass */
-	double inertia;
-	uint64_t changed;
-	int pass;
-	struct far *far;
-	float *farrow;         /* K x D, the rows of far[] */
-	int nfar;
+	float *c;            /* (K, D) the centroids */
+	int64_t *counts;     /* (K) */
+	double t0;           /* when the tool started */
 	struct tensor t;
 	struct tsr_reader r;
 };
@@ -190,89 +162,16 @@ convert(struct state *st, const struct tensor *t, uint64_t index,
 			    r0 + i / st->d, i % st->d);
 }
 
-/*
- * Anonymous memory for the big arrays, in transparent huge pages where
- * the kernel gives them: faulting in 4 KiB pages one at a time costs more
- * than filling them.  Pages are only taken when touched, so the row cache
- * can reserve all of -m at once and never move.  NULL on failure.
- */
-static void *
-bigmap(size_t bytes)
-{
-	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
-	void *p;
-
-#ifdef MAP_NORESERVE
-	flags |= MAP_NORESERVE;
-#endif
-	p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE, flags, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-#ifdef MADV_HUGEPAGE
-	madvise(p, bytes, MADV_HUGEPAGE);
-#endif
-	return p;
-}
-
-static void *
-ebigmap(size_t n, size_t size)
-{
-	void *p;
-
-	if (size && n > SIZE_MAX / size)
-		die("%zu x %zu bytes: too large", n, size);
-	if (!(p = bigmap(n * size)))
-		die("mmap %zu bytes:", n * size);
-	return p;
-}
-
 static void
 drop_cache(struct state *st)
 {
 	if (st->cachemap)
-		munmap(st->cache, st->cachemap);
+		bigunmap(st->cache, st->cachemap);
 	else
 		free(st->cache);
 	st->cache = NULL;
 	st->cachemap = 0;
 	st->cachecap = 0;
-}
-
-static int
-zero_row(const float *x, int d)
-{
-	int k;
-
-	for (k = 0; k < d; k++)
-		if (x[k] != 0)
-			return 0;
-	return 1;
-}
-
-/*
- * Algorithm R over the rows offered so far (st->nseen).  With -p, rows
- * of zeros are not offered: no unit centroid can stand for them.
- */
-static void
-reservoir(struct state *st, const float *rows, size_t n)
-{
-	size_t i;
-	uint64_t j;
-
-	for (i = 0; i < n; i++) {
-		if (st->o->spherical && zero_row(rows + i * st->d, st->d))
-			continue;
-		if (st->nseen < st->samplecap) {
-			j = st->nseen;
-		} else {
-			j = rng_u64(&st->srng) % (st->nseen + 1);
-		}
-		st->nseen++;
-		if (j < st->samplecap)
-			memcpy(st->sample + j * st->d, rows + i * st->d,
-			       st->d * sizeof(*rows));
-	}
-	st->nsample = MIN(st->samplecap, st->nseen);
 }
 
 static void
@@ -285,8 +184,9 @@ open_input(struct state *st)
 }
 
 /*
- * The first pass: read and check every row, count them, fill the
- * reservoir sample, and keep them in st->cache while they fit.
+ * The first pass: read and check every row, count them, and keep them
+ * in st->cache while they fit.  Over several ranks, a rank's input may
+ * hold no rows (an empty shard).
  */
 static void
 first_pass(struct state *st)
@@ -308,12 +208,6 @@ first_pass(struct state *st)
 			continue;
 		check_record(st, &st->t, index);
 		st->nrec++;
-		if (st->samplecap && !st->sample) {
-			st->samplecap = MAX((size_t)st->k,
-			                    MIN(st->samplecap,
-			                        SAMPLE_BYTES / (st->d * sizeof(float))));
-			st->sample = ebigmap(st->samplecap * st->d, sizeof(float));
-		}
 		if (!(n = record_rows(&st->t)))
 			continue;
 		if (st->caching) {
@@ -349,8 +243,6 @@ first_pass(struct state *st)
 		convert(st, &st->t, index, 0, n, rows);
 		if (o->spherical)
 			kmeans_normalize(rows, n, st->d);
-		if (st->sample)
-			reservoir(st, rows, n);
 		st->nrows += n;
 	}
 	if (rc < 0)
@@ -358,14 +250,40 @@ first_pass(struct state *st)
 	free(buf);
 	tsr_reader_free(&st->r);
 
-	if (!st->r.index)
+	if (!st->r.index && st->dist.size == 1)
 		die("%s: empty stream: no rows to cluster", st->name);
-	if (!st->nrec)
+	if (!st->nrec && st->r.index)
 		die("%s: no record named '%s' in %" PRIu64 " records (-f names the "
 		    "tensor)",
 		    st->name, o->field, st->r.index);
-	if (!st->nrows)
+	if (!st->nrows && st->dist.size == 1)
 		die("%s: no rows: every '%s' record is empty", st->name, o->field);
+}
+
+/*
+ * The rows of every rank: their number, and one D (a rank without rows
+ * takes the others').  Returns the rows of all ranks.
+ */
+static uint64_t
+agree(struct state *st)
+{
+	int64_t v[2] = { (int64_t)st->nrows, st->d }, dmin = st->nrows ? st->d :
+	                 INT_MAX;
+	char msg[256];
+
+	if (dist_sum_i64(&st->dist, v, 1, msg, sizeof(msg)) < 0 ||
+	    dist_max_i64(&st->dist, v + 1, 1, msg, sizeof(msg)) < 0 ||
+	    dist_min_i64(&st->dist, &dmin, 1, msg, sizeof(msg)) < 0)
+		die("%s", msg);
+	if (!v[0])
+		die("no rows to cluster in the inputs of the %d ranks",
+		    st->dist.size);
+	if (dmin != v[1])
+		die("%s: rows of D=%d, but another rank's rows have D=%d", st->name,
+		    st->d == (int)dmin ? (int)dmin : (int)v[1],
+		    st->d == (int)dmin ? (int)v[1] : (int)dmin);
+	st->d = (int)v[1];
+	return (uint64_t)v[0];
 }
 
 /* rewind a file for another pass */
@@ -379,25 +297,22 @@ rewind_input(struct state *st)
 }
 
 /*
- * One pass over all rows in chunks of st->chunkrows (the last shorter):
- * fn(st, rows, n, first) with first the index of rows[0].  The chunks
- * are the same whether the rows are cached or read again.
+ * A pass over the rows of a file read again (struct kmeans_rows): in
+ * chunks of chunkrows (the last shorter), fn(arg, rows, n, first) with
+ * first the index of rows[0]; -1 if fn says stop.
  */
-static void
-each_chunk(struct state *st, size_t chunkrows,
-           void (*fn)(struct state *, const float *, size_t, uint64_t))
+static int
+each_chunk(void *src, size_t chunkrows, kmeans_chunk_fn *fn, void *arg,
+           char *msg, size_t msglen)
 {
+	struct state *st = src;
 	uint64_t index, n, r0, first = 0;
 	size_t fill = 0, m;
 	int rc;
 
-	if (st->cache) {
-		for (first = 0; first < st->nrows; first += m) {
-			m = MIN(chunkrows, st->nrows - first);
-			fn(st, st->cache + first * st->d, m, first);
-		}
-		return;
-	}
+	if (chunkrows > st->chunkcap)
+		st->chunk = ereallocarray(st->chunk, (st->chunkcap = chunkrows) *
+		                          st->d, sizeof(float));
 	rewind_input(st);
 	while ((rc = tsr_read(&st->r, &st->t)) > 0) {
 		index = st->r.index - 1;
@@ -415,7 +330,8 @@ each_chunk(struct state *st, size_t chunkrows,
 				kmeans_normalize(st->chunk + fill * st->d, m, st->d);
 			fill += m;
 			if (fill == chunkrows) {
-				fn(st, st->chunk, fill, first);
+				if (fn(arg, st->chunk, fill, first, msg, msglen) < 0)
+					return -1;
 				first += fill;
 				fill = 0;
 			}
@@ -427,363 +343,11 @@ each_chunk(struct state *st, size_t chunkrows,
 	if (first + fill != st->nrows)
 		die("%s: changed while being read: %" PRIu64 " rows, then %" PRIu64,
 		    st->name, st->nrows, first + fill);
-	if (fill)
-		fn(st, st->chunk, fill, first);
+	return fill ? fn(arg, st->chunk, fill, first, msg, msglen) : 0;
 }
 
 /* ------------------------------------------------------------------ */
-/* the model                                                           */
-
-/* far[0] is the nearest of the kept rows (a min-heap on key, index) */
-static int
-far_less(const struct far *a, const struct far *b)
-{
-	return a->key < b->key || (a->key == b->key && a->index > b->index);
-}
-
-static void
-far_swap(struct state *st, int a, int b)
-{
-	struct far t = st->far[a];
-	float *ra = st->farrow + (size_t)a * st->d;
-	float *rb = st->farrow + (size_t)b * st->d, x;
-	int i;
-
-	st->far[a] = st->far[b];
-	st->far[b] = t;
-	for (i = 0; i < st->d; i++) {
-		x = ra[i];
-		ra[i] = rb[i];
-		rb[i] = x;
-	}
-}
-
-static void
-far_add(struct state *st, double key, uint64_t index, int32_t label,
-        const float *row)
-{
-	int i, j, m;
-
-	if (st->nfar == st->k) {
-		if (!(key > st->far[0].key))
-			return;
-		i = 0; /* replace the root, sift down */
-		st->far[0] = (struct far){ key, index, label };
-		memcpy(st->farrow, row, st->d * sizeof(*row));
-		for (;;) {
-			j = 2 * i + 1;
-			if (j >= st->nfar)
-				break;
-			m = j + 1 < st->nfar && far_less(&st->far[j + 1], &st->far[j])
-			            ? j + 1
-			            : j;
-			if (!far_less(&st->far[m], &st->far[i]))
-				break;
-			far_swap(st, i, m);
-			i = m;
-		}
-		return;
-	}
-	i = st->nfar++;
-	st->far[i] = (struct far){ key, index, label };
-	memcpy(st->farrow + (size_t)i * st->d, row, st->d * sizeof(*row));
-	while (i > 0 && far_less(&st->far[i], &st->far[(i - 1) / 2])) {
-		far_swap(st, i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-}
-
-/* the kept rows, farthest first (key down, then index up) */
-static void
-far_sort(struct state *st)
-{
-	int n = st->nfar;
-
-	/* heap sort: popping the nearest to the end leaves farthest first */
-	while (n > 1) {
-		int i = 0, j, m;
-
-		far_swap(st, 0, --n);
-		for (;;) {
-			j = 2 * i + 1;
-			if (j >= n)
-				break;
-			m = j + 1 < n && far_less(&st->far[j + 1], &st->far[j]) ? j + 1
-			                                                           : j;
-			if (!far_less(&st->far[m], &st->far[i]))
-				break;
-			far_swap(st, i, m);
-			i = m;
-		}
-	}
-}
-
-/* how badly a row fits its centroid: squared distance or 1 - cosine */
-static double
-badness(const struct state *st, float dist)
-{
-	return st->o->spherical ? 1.0 - dist : dist;
-}
-
-/* assign a chunk; returns its inertia and fills st->lab and st->dist */
-static double
-assign(struct state *st, const float *rows, size_t n, uint64_t first,
-       int track)
-{
-	double s;
-	size_t i;
-
-	s = kmeans_assign(st->ws, rows, n, st->c, st->cnorm, st->o->spherical,
-	                  st->lab, st->dist);
-	if (isnan(s))
-		die("out of memory");
-	if (st->o->spherical)
-		for (s = 0, i = 0; i < n; i++)
-			s += 1.0 - st->dist[i];
-	if (track)
-		for (i = 0; i < n; i++) {
-			double key = badness(st, st->dist[i]);
-
-			if (st->nfar == st->k && !(key > st->far[0].key))
-				continue;
-			if (st->o->spherical && zero_row(rows + i * st->d, st->d))
-				continue;
-			far_add(st, key, first + i, st->lab[i], rows + i * st->d);
-		}
-	return s;
-}
-
-static void
-prepare_centroids(struct state *st)
-{
-	if (!st->o->spherical)
-		kmeans_norms(st->c, st->k, st->d, st->cnorm);
-}
-
-/* count the labels that differ from the last pass; keep the new ones */
-static void
-count_changed(struct state *st, size_t n, uint64_t first)
-{
-	int32_t *old;
-	size_t i;
-
-	if (st->labels) {
-		old = st->labels + first;
-		if (st->pass == 1)
-			st->changed += n; /* no labels before */
-		else
-			for (i = 0; i < n; i++)
-				st->changed += old[i] != st->lab[i];
-		memcpy(old, st->lab, n * sizeof(*old));
-		return;
-	}
-	if (st->pass == 1) {
-		st->changed += n;
-	} else {
-		old = st->lab + st->chunkrows; /* room after the chunk's labels */
-		if (fseeko(st->labf, (off_t)(first * sizeof(*old)), SEEK_SET) < 0 ||
-		    fread(old, sizeof(*old), n, st->labf) != n)
-			die("temporary label file: read:");
-		for (i = 0; i < n; i++)
-			st->changed += old[i] != st->lab[i];
-	}
-	if (fseeko(st->labf, (off_t)(first * sizeof(*old)), SEEK_SET) < 0 ||
-	    fwrite(st->lab, sizeof(*st->lab), n, st->labf) != n)
-		die("temporary label file: write:");
-}
-
-static void
-lloyd_chunk(struct state *st, const float *rows, size_t n, uint64_t first)
-{
-	st->inertia += assign(st, rows, n, first, 1);
-	count_changed(st, n, first);
-	kmeans_accumulate(st->ws, rows, n, st->lab, st->sums, st->counts);
-}
-
-static void
-final_chunk(struct state *st, const float *rows, size_t n, uint64_t first)
-{
-	size_t i;
-
-	st->inertia += assign(st, rows, n, first, 0);
-	for (i = 0; i < n; i++)
-		st->counts[st->lab[i]]++;
-}
-
-/* Lloyd's update, re-seeding empty clusters from the farthest rows as
- * scikit-learn does; returns the number re-seeded */
-static int
-lloyd_update(struct state *st)
-{
-	int d = st->d, j, kk, e = 0, nempty = 0;
-	double *s;
-
-	far_sort(st);
-	for (j = 0; j < st->k; j++) {
-		if (st->counts[j] || e >= st->nfar)
-			continue;
-		/* the row leaves its cluster for this one */
-		s = st->sums + (size_t)st->far[e].label * d;
-		for (kk = 0; kk < d; kk++) {
-			s[kk] -= st->farrow[(size_t)e * d + kk];
-			st->sums[(size_t)j * d + kk] = st->farrow[(size_t)e * d + kk];
-		}
-		st->counts[st->far[e].label]--;
-		st->counts[j] = 1;
-		e++;
-		nempty++;
-	}
-	for (j = 0; j < st->k; j++) {
-		if (!st->counts[j])
-			continue; /* emptied by a re-seed: keep the old centroid */
-		for (kk = 0; kk < d; kk++)
-			st->c[(size_t)j * d + kk] =
-				(float)(st->sums[(size_t)j * d + kk] / st->counts[j]);
-	}
-	if (st->o->spherical)
-		kmeans_normalize(st->c, st->k, d);
-	return nempty;
-}
-
-static void
-final_pass(struct state *st)
-{
-	st->inertia = 0;
-	memset(st->counts, 0, st->k * sizeof(*st->counts));
-	prepare_centroids(st);
-	each_chunk(st, st->chunkrows, final_chunk);
-}
-
-/* returns the iterations run; *converged set */
-static long
-lloyd(struct state *st, int *converged)
-{
-	struct opts *o = st->o;
-	double t0, prev = 0;
-	float *old = ereallocarray(NULL, (size_t)st->k * st->d, sizeof(*old));
-	long it;
-	int nempty, stop = 0;
-
-	*converged = 0;
-	for (it = 1; it <= o->iters && !stop; it++) {
-		t0 = seconds();
-		st->pass = it;
-		st->inertia = 0;
-		st->changed = 0;
-		st->nfar = 0;
-		memset(st->sums, 0, (size_t)st->k * st->d * sizeof(*st->sums));
-		memset(st->counts, 0, st->k * sizeof(*st->counts));
-		prepare_centroids(st);
-		each_chunk(st, st->chunkrows, lloyd_chunk);
-		memcpy(old, st->c, (size_t)st->k * st->d * sizeof(*old));
-		nempty = lloyd_update(st);
-		if (o->verbose)
-			fprintf(stderr,
-			        "kmeans-fit: iteration %ld: inertia %.17g, %" PRIu64
-			        " labels changed, %.3f s\n",
-			        it, st->inertia, st->changed, seconds() - t0);
-		if (nempty && o->verbose)
-			fprintf(stderr, "kmeans-fit: iteration %ld: %d empty clusters "
-			        "re-seeded with the farthest rows\n", it, nempty);
-		if (!memcmp(old, st->c, (size_t)st->k * st->d * sizeof(*old))) {
-			/* a fixed point: this pass's assignment is the final one */
-			*converged = 1;
-			free(old);
-			return it;
-		}
-		if (it > 1 && prev > 0 && fabs(prev - st->inertia) / prev < o->tol)
-			stop = *converged = 1;
-		prev = st->inertia;
-	}
-	free(old);
-	final_pass(st);
-	return it - 1;
-}
-
-/* ------------------------------------------------------------------ */
-/* mini-batch                                                          */
-
-static void
-batch_step(struct state *st, const float *rows, size_t n, uint64_t first)
-{
-	prepare_centroids(st);
-	st->inertia += assign(st, rows, n, first, 1);
-	kmeans_minibatch_update(rows, n, st->d, st->k, st->lab, st->c,
-	                        st->counts);
-	if (st->o->spherical)
-		kmeans_normalize(st->c, st->k, st->d);
-}
-
-static void
-minibatch(struct state *st)
-{
-	struct opts *o = st->o;
-	size_t b = (size_t)MIN((uint64_t)o->batch, st->nrows), s, m, i, j;
-	uint32_t *perm = NULL, t;
-	float *batch = NULL;
-	struct rng rng;
-	double t0;
-	long e;
-	int kk, nre;
-
-	memset(st->counts, 0, st->k * sizeof(*st->counts));
-	if (st->cache) {
-		perm = ebigmap(st->nrows, sizeof(*perm));
-		batch = ereallocarray(NULL, b * st->d, sizeof(*batch));
-		for (i = 0; i < st->nrows; i++)
-			perm[i] = i;
-	}
-	for (e = 1; e <= o->epochs; e++) {
-		t0 = seconds();
-		st->inertia = 0; /* over the epoch's batches */
-		st->nfar = 0;
-		if (st->cache) {
-			/* a fresh permutation of all rows each epoch */
-			rng_seed(&rng, o->seed, (uint64_t)RNG_SHUFFLE << 56 ^ e);
-			for (i = st->nrows; i > 1; i--) {
-				j = rng_u64(&rng) % i;
-				t = perm[i - 1];
-				perm[i - 1] = perm[j];
-				perm[j] = t;
-			}
-			for (s = 0; s < st->nrows; s += m) {
-				m = MIN(b, st->nrows - s);
-				for (i = 0; i < m; i++)
-					memcpy(batch + i * st->d,
-					       st->cache + (size_t)perm[s + i] * st->d,
-					       st->d * sizeof(*batch));
-				batch_step(st, batch, m, s);
-			}
-		} else {
-			each_chunk(st, b, batch_step); /* stream order */
-		}
-		/* clusters no row has reached yet move onto the farthest rows */
-		far_sort(st);
-		for (kk = 0, nre = 0; kk < st->k && nre < st->nfar; kk++)
-			if (!st->counts[kk]) {
-				memcpy(st->c + (size_t)kk * st->d,
-				       st->farrow + (size_t)nre * st->d,
-				       st->d * sizeof(*st->c));
-				nre++;
-			}
-		if (o->verbose) {
-			fprintf(stderr,
-			        "kmeans-fit: epoch %ld: inertia %.17g (over the "
-			        "batches), %.3f s\n",
-			        e, st->inertia, seconds() - t0);
-			if (nre)
-				fprintf(stderr, "kmeans-fit: epoch %ld: %d empty clusters "
-				        "re-seeded with the farthest rows\n", e, nre);
-		}
-	}
-	if (perm)
-		munmap(perm, st->nrows * sizeof(*perm));
-	free(batch);
-	final_pass(st);
-}
-
-/* ------------------------------------------------------------------ */
-/* seeding and output                                                  */
+/* the centroids                                                       */
 
 /* read the centroids of -i FILE into st->c; sets st->k */
 static void
@@ -835,28 +399,7 @@ read_init(struct state *st)
 }
 
 static void
-seed_centroids(struct state *st)
-{
-	struct rng rng;
-	char msg[256];
-	int rc;
-
-	rng_seed(&rng, st->o->seed, RNG_INIT);
-	if (st->nsample < (size_t)st->k)
-		die("-k %d: only %zu rows that are not all zeros to seed from "
-		    "(with -p)", st->k, st->nsample);
-	if (st->o->init == INIT_PLUSPLUS)
-		rc = kmeans_plusplus(st->sample, st->nsample, st->d, st->k, &rng,
-		                     st->c, msg, sizeof(msg));
-	else
-		rc = kmeans_random_init(st->sample, st->nsample, st->d, st->k, &rng,
-		                        st->c, msg, sizeof(msg));
-	if (rc < 0)
-		die("%s", msg);
-}
-
-static void
-write_output(struct state *st, long iters, int converged)
+write_output(struct state *st, const struct kmeans_fit_result *res)
 {
 	struct opts *o = st->o;
 	struct tsr_writer w;
@@ -876,24 +419,25 @@ write_output(struct state *st, long iters, int converged)
 	tensor_meta_set(&c, "dims", "k,d");
 	tensor_meta_setf(&c, "k", "%d", st->k);
 	tensor_meta_setf(&c, "d", "%d", st->d);
-	tensor_meta_setf(&c, "rows", "%" PRIu64, st->nrows);
-	tensor_meta_set(&c, "algorithm", o->algo == LLOYD ? "lloyd" : "minibatch");
-	if (o->algo == LLOYD) {
-		tensor_meta_setf(&c, "iters", "%ld", iters);
-		tensor_meta_setf(&c, "converged", "%d", converged);
+	tensor_meta_setf(&c, "rows", "%" PRIu64, res->rows);
+	tensor_meta_set(&c, "algorithm", o->algo == KMEANS_LLOYD ? "lloyd" :
+	                "minibatch");
+	if (o->algo == KMEANS_LLOYD) {
+		tensor_meta_setf(&c, "iters", "%ld", res->iters);
+		tensor_meta_setf(&c, "converged", "%d", res->converged);
 	} else {
 		tensor_meta_setf(&c, "epochs", "%ld", o->epochs);
 		tensor_meta_setf(&c, "batch_size", "%lld", o->batch);
 	}
 	tensor_meta_setf(&c, "seed", "%llu", o->seed);
-	if (o->init == INIT_FILE) {
+	if (o->init == KMEANS_GIVEN) {
 		if (tensor_meta_set(&c, "init", o->initfile) < 0)
 			tensor_meta_set(&c, "init", "file");
 	} else {
 		tensor_meta_set(&c, "init",
-		                o->init == INIT_PLUSPLUS ? "plusplus" : "random");
+		                o->init == KMEANS_PLUSPLUS ? "plusplus" : "random");
 	}
-	tensor_meta_setf(&c, "inertia", "%.17g", st->inertia);
+	tensor_meta_setf(&c, "inertia", "%.17g", res->inertia);
 	tensor_meta_setf(&c, "spherical", "%d", o->spherical);
 	tensor_meta_set(&c, "tensor", o->field);
 	if (tensor_meta_set(&c, "source", st->name) < 0)
@@ -952,8 +496,8 @@ parseargs(int argc, char *argv[], struct opts *o)
 	int ch, bset = 0, eset = 0, nset = 0, tset = 0;
 
 	memset(o, 0, sizeof(*o));
-	o->algo = LLOYD;
-	o->init = INIT_PLUSPLUS;
+	o->algo = KMEANS_LLOYD;
+	o->init = KMEANS_PLUSPLUS;
 	o->field = "patches";
 	o->batch = 256 * 196;
 	o->epochs = 10;
@@ -968,9 +512,9 @@ parseargs(int argc, char *argv[], struct opts *o)
 		switch (ch) {
 		case 'a':
 			if (!strcmp(optarg, "lloyd"))
-				o->algo = LLOYD;
+				o->algo = KMEANS_LLOYD;
 			else if (!strcmp(optarg, "minibatch"))
-				o->algo = MINIBATCH;
+				o->algo = KMEANS_MINIBATCH;
 			else
 				udie("-a %s: expected lloyd or minibatch", optarg);
 			break;
@@ -992,11 +536,11 @@ parseargs(int argc, char *argv[], struct opts *o)
 			break;
 		case 'i':
 			if (!strcmp(optarg, "plusplus")) {
-				o->init = INIT_PLUSPLUS;
+				o->init = KMEANS_PLUSPLUS;
 			} else if (!strcmp(optarg, "random")) {
-				o->init = INIT_RANDOM;
+				o->init = KMEANS_RANDOM;
 			} else {
-				o->init = INIT_FILE;
+				o->init = KMEANS_GIVEN;
 				o->initfile = optarg;
 			}
 			break;
@@ -1048,17 +592,45 @@ parseargs(int argc, char *argv[], struct opts *o)
 		usage(2);
 	}
 	o->in = optind < argc ? argv[optind] : NULL;
-	if (!o->k && o->init != INIT_FILE) {
+	if (!o->k && o->init != KMEANS_GIVEN) {
 		warn("-k: the number of clusters is required (or -i FILE)");
 		usage(2);
 	}
-	if (o->algo == LLOYD && (bset || eset))
+	if (o->algo == KMEANS_LLOYD && (bset || eset))
 		udie("-b and -e are for -a minibatch (Lloyd takes -n)");
-	if (o->algo == MINIBATCH && (nset || tset))
+	if (o->algo == KMEANS_MINIBATCH && (nset || tset))
 		udie("-n and -t are for -a lloyd (mini-batch takes -e)");
-	if (o->init == INIT_FILE && o->in && !strcmp(o->initfile, o->in) &&
+	if (o->init == KMEANS_GIVEN && o->in && !strcmp(o->initfile, o->in) &&
 	    !strcmp(o->in, "-"))
 		udie("-i -: the input is already stdin");
+}
+
+/* -v: the fit's progress, from rank 0 */
+static void
+progress(void *arg, const struct kmeans_progress *p)
+{
+	const struct state *st = arg;
+	const char *what = p->event == KMEANS_EPOCH ? "epoch" : "iteration";
+
+	switch (p->event) {
+	case KMEANS_SEEDED:
+		fprintf(stderr, "kmeans-fit: %s init on %zu rows, %.3f s\n",
+		        st->o->init == KMEANS_PLUSPLUS ? "k-means++" : "random",
+		        p->nsample, seconds() - st->t0);
+		return;
+	case KMEANS_ITERATION:
+		fprintf(stderr, "kmeans-fit: iteration %ld: inertia %.17g, %" PRIu64
+		        " labels changed, %.3f s\n", p->it, p->inertia, p->changed,
+		        p->seconds);
+		break;
+	case KMEANS_EPOCH:
+		fprintf(stderr, "kmeans-fit: epoch %ld: inertia %.17g (over the "
+		        "batches), %.3f s\n", p->it, p->inertia, p->seconds);
+		break;
+	}
+	if (p->reseeded)
+		fprintf(stderr, "kmeans-fit: %s %ld: %d empty clusters re-seeded "
+		        "with the farthest rows\n", what, p->it, p->reseeded);
 }
 
 int
@@ -1066,125 +638,114 @@ main(int argc, char *argv[])
 {
 	struct opts o;
 	struct state st;
+	struct kmeans_fit_opts fo;
+	struct kmeans_fit_result res;
+	struct kmeans_rows rows;
+	struct kmeans_ws *ws;
 	const char *env;
-	double t0 = seconds();
-	long iters = 0;
-	int converged = 0, kernel, dinit = 0;
+	char msg[256];
+	uint64_t total;
+	int kernel, dinit = 0;
 
 	/* arguments */
 	setargv0(argv[0]);
 	parseargs(argc, argv, &o);
 
-	/* prepare */
+	/* prepare: the ranks (one without MPI); rank 0 writes */
 	memset(&st, 0, sizeof(st));
+	st.t0 = seconds();
+	if (dist_init(&st.dist, &argc, &argv, msg, sizeof(msg)) < 0)
+		die("%s", msg);
+	dist_name(&st.dist);
+	if (st.dist.size > 1 && (!o.out || !strcmp(o.out, "-")))
+		udie("-o: %d ranks write their centroids to a file; give -o",
+		     st.dist.size);
 	st.o = &o;
 	st.name = ifile_name(o.in);
 	tensor_init(&st.t);
 	if (!o.out && isatty(1))
 		die("refusing to write binary tensor stream to a terminal");
-	if (o.init == INIT_FILE) {
+	if (o.init == KMEANS_GIVEN) {
 		read_init(&st);
 		dinit = st.d;
 		st.d = 0;
 	} else {
 		st.k = o.k;
-		st.samplecap = MAX((size_t)st.k,
-		                   MIN(MAX((size_t)100 * st.k, (size_t)SAMPLE_MIN),
-		                       (size_t)SAMPLE_MAX));
-		rng_seed(&st.srng, o.seed, RNG_SAMPLE);
 	}
 	open_input(&st);
 
-	/* the first pass: check, count, sample, cache */
+	/* the first pass: check, count, cache */
 	first_pass(&st);
-	if ((uint64_t)st.k > st.nrows)
-		die("-k %d: more than the %" PRIu64 " rows of '%s'", st.k, st.nrows,
-		    o.field);
+	total = agree(&st);
+	if ((uint64_t)st.k > total)
+		die("-k %d: more than the %" PRIu64 " rows of '%s'%s", st.k, total,
+		    o.field, st.dist.size > 1 ? " on all ranks" : "");
 	if (dinit && dinit != st.d)
 		die("%s: centroids of D=%d, but the rows of '%s' have D=%d",
 		    ifile_name(o.initfile), dinit, o.field, st.d);
-	if (o.verbose)
-		fprintf(stderr, "kmeans-fit: %s: %" PRIu64 " rows of D=%d in %" PRIu64
-		        " records, %s, %.3f s\n",
+	if (o.verbose) /* every rank's input */
+		fprintf(stderr, "%s: %s: %" PRIu64 " rows of D=%d in %" PRIu64
+		        " records, %s, %.3f s\n", argv0,
 		        st.name, st.nrows, st.d, st.nrec,
 		        st.cache ? "kept in memory" : "read again each pass",
-		        seconds() - t0);
-
-	st.chunkrows = MIN(MAX(CHUNK_BYTES / (st.d * sizeof(float)), (size_t)256),
-	                   (size_t)65536);
-	if (o.algo == MINIBATCH)
-		st.chunkrows = MIN((uint64_t)o.batch, st.nrows);
-	if (!(st.ws = kmeans_ws_new(st.k, st.d, (int)o.threads)))
+		        seconds() - st.t0);
+	if (!(ws = kmeans_ws_new(st.k, st.d, (int)o.threads)))
 		die("cannot set up K-means for K=%d, D=%d, %ld threads", st.k, st.d,
 		    o.threads);
 	if ((env = getenv("MIM_KMEANS_KERNEL")) && *env) {
 		if ((kernel = kmeans_kernel_parse(env)) < 0 ||
-		    kmeans_ws_set_kernel(st.ws, kernel) < 0)
+		    kmeans_ws_set_kernel(ws, kernel) < 0)
 			die("MIM_KMEANS_KERNEL=%s: expected auto, blas, avx2 or avx512 "
 			    "(one this CPU runs)", env);
 	}
-	if (!st.cache)
-		st.chunk = ereallocarray(NULL, st.chunkrows * st.d, sizeof(float));
 	if (!st.c)
 		st.c = ereallocarray(NULL, (size_t)st.k * st.d, sizeof(float));
-	st.cnorm = ereallocarray(NULL, st.k, sizeof(float));
-	st.sums = ereallocarray(NULL, (size_t)st.k * st.d, sizeof(double));
 	st.counts = ecalloc(st.k, sizeof(*st.counts));
-	/* chunk labels, then room for the previous ones when streaming */
-	st.lab = ereallocarray(NULL, 2 * st.chunkrows, sizeof(*st.lab));
-	st.dist = ereallocarray(NULL, st.chunkrows, sizeof(*st.dist));
-	st.far = ereallocarray(NULL, st.k, sizeof(*st.far));
-	st.farrow = ereallocarray(NULL, (size_t)st.k * st.d, sizeof(float));
-	if (o.algo == LLOYD) {
-		if (st.cache)
-			st.labels = ebigmap(st.nrows, sizeof(*st.labels));
-		else if (!(st.labf = tmpfile()))
-			die("temporary label file:");
-	}
+	if (o.init == KMEANS_GIVEN && o.spherical)
+		kmeans_normalize(st.c, st.k, st.d);
 
 	/* process */
-	if (o.init == INIT_FILE) {
-		if (o.spherical)
-			kmeans_normalize(st.c, st.k, st.d);
-	} else {
-		seed_centroids(&st);
-		munmap(st.sample, st.samplecap * st.d * sizeof(float));
-		st.sample = NULL;
-		if (o.verbose)
-			fprintf(stderr, "kmeans-fit: %s init on %zu rows, %.3f s\n",
-			        o.init == INIT_PLUSPLUS ? "k-means++" : "random",
-			        st.nsample, seconds() - t0);
-	}
-	if (o.algo == LLOYD)
-		iters = lloyd(&st, &converged);
-	else
-		minibatch(&st);
-	if (o.verbose)
+	memset(&fo, 0, sizeof(fo));
+	fo.k = st.k;
+	fo.algo = o.algo;
+	fo.init = o.init;
+	fo.spherical = o.spherical;
+	fo.iters = o.iters;
+	fo.tol = o.tol;
+	fo.epochs = o.epochs;
+	fo.batch = o.batch;
+	fo.seed = o.seed;
+	fo.ws = ws;
+	fo.dist = &st.dist;
+	fo.report = o.verbose && st.dist.rank == 0 ? progress : NULL;
+	fo.arg = &st;
+	memset(&rows, 0, sizeof(rows));
+	rows.n = st.nrows;
+	rows.d = st.d;
+	rows.all = st.cache;
+	rows.each = each_chunk;
+	rows.src = &st;
+	if (kmeans_fit(&fo, &rows, st.c, st.counts, &res, msg, sizeof(msg)) < 0)
+		die("%s", msg);
+	if (o.verbose && st.dist.rank == 0)
 		fprintf(stderr, "kmeans-fit: final inertia %.17g, %.3f s (%s kernel, "
 		        "%ld thread%s)\n",
-		        st.inertia, seconds() - t0,
-		        kmeans_kernel_name(kmeans_ws_kernel(st.ws)), o.threads,
+		        res.inertia, seconds() - st.t0,
+		        kmeans_kernel_name(kmeans_ws_kernel(ws)), o.threads,
 		        o.threads > 1 ? "s" : "");
-	write_output(&st, iters, converged);
+	if (st.dist.rank == 0)
+		write_output(&st, &res);
 
 	/* clean up */
-	kmeans_ws_free(st.ws);
-	if (st.labf)
-		fclose(st.labf);
+	kmeans_ws_free(ws);
 	if (st.fp != stdin)
 		fclose(st.fp);
 	drop_cache(&st);
 	free(st.chunk);
 	free(st.c);
-	free(st.cnorm);
-	free(st.sums);
 	free(st.counts);
-	free(st.lab);
-	if (st.labels)
-		munmap(st.labels, st.nrows * sizeof(*st.labels));
-	free(st.dist);
-	free(st.far);
-	free(st.farrow);
 	tensor_free(&st.t);
+	if (dist_finalize(&st.dist) < 0)
+		die("MPI_Finalize failed");
 	return fshut(stdout, "<stdout>");
 }

@@ -17,8 +17,25 @@
  * generator), every parameter by name, then opt.m.NAME and opt.v.NAME.
  * Checkpoints are written every -k steps, at the end, at --stop and on
  * SIGINT or SIGTERM (at the next step boundary).  --resume restores
- * everything and skips the images the checkpoint had consumed, so a
+ * everything and passes over the steps the checkpoint had taken, so a
  * resumed run gives the same bytes as an uninterrupted one.
+ *
+ * A step of -b images may be computed in -A micro-batches: each one's
+ * gradient, weighted by its share of the step's images, is summed into
+ * the step's gradient, so the step is the one a single batch would
+ * take (to float rounding) with the activations of one micro-batch.
+ *
+ * Under MPI (make MPI=1; mpirun -n N, srun) every rank runs this
+ * program on its own input: a shard of the data, such as patchify -k
+ * RANK/N, or, for a stream that is not a shard, every N-th image of
+ * each epoch.  A step takes b/N images on each rank, the ranks' i-th
+ * images being the step's images i*N .. i*N+N-1, as patchify -k deals
+ * them out, so N ranks train on the batches one process would see.
+ * Each step the ranks agree on its epoch, sum their weighted gradients
+ * with one all-reduce of the gradient block, and apply the same AdamW
+ * update; rank 0 writes the checkpoints and the log.  The masks are
+ * drawn from one generator that every rank runs through, each keeping
+ * its images' rows, so they are the masks one process would draw.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -34,6 +51,8 @@
 #include <unistd.h>
 
 #include "ckpt.h"
+#include "crc32.h"
+#include "dist.h"
 #include "layers.h"
 #include "optim.h"
 #include "tensor.h"
@@ -42,11 +61,13 @@
 
 /* the streams of the random generator */
 enum { RNG_MASK = 2 };
+/* the epoch key of a rank at the end of its input: after every other */
+#define KEY_END INT64_MAX
 
 struct opts {
 	struct vit_config c;
 	const char *preset, *in, *out, *resume, *log;
-	long batch, every, steps, stop, warmup, epochs;
+	long accum, batch, every, steps, stop, warmup, epochs;
 	double blr, wd, clip;
 	unsigned long long seed;
 	int threads, quiet;
@@ -55,21 +76,43 @@ struct opts {
 
 struct train {
 	struct opts *o;
+	struct dist d;        /* the ranks of the job */
 	struct vit v;
 	struct adamw opt;
 	struct adamw_part *parts; /* (npt) the parameters for AdamW */
-	struct rng rng;
+	struct rng rng;       /* the masking generator between steps */
 	long step, total, warmup, batch;
-	uint64_t seen;        /* images consumed, for --resume */
-	uint64_t skip;        /* images still to skip (resume) */
-	float *xb;            /* (B,L,P) the batch being filled */
+	long share;           /* images of a step on this rank: batch / ranks */
+	long micro;           /* images of a micro-batch (B below) */
+	uint64_t seen;        /* images of the steps taken, for --resume */
+	long replay;          /* steps to pass over without training (resume) */
+	uint64_t ckseen;      /* the checkpoint's seen, checked after them */
+	float *xb;            /* (B,L,P) the micro-batch being filled */
 	int32_t *tb;          /* (B,L) its tokens */
 	int nb;               /* images in it */
-	long epochkey;        /* epoch of the images in it */
-	int havekey;
+	float *noise;         /* (B,L) their masks' noise */
+	/*
+	 * The step's gradient (nparams): the sum over micro-batches (and
+	 * ranks) of images x gradient, then divided by the images.  NULL
+	 * for one rank and one micro-batch: v.grads as it is; v.grads for
+	 * one micro-batch on several ranks; else a block of its own.
+	 */
+	float *acc;
+	/* the step under way */
+	int open;
+	int64_t stepkey;      /* its epoch key, the same on every rank */
+	long nstep;           /* this rank's images in it */
+	double lsum;          /* the sum of images x loss of its micro-batches */
+	double busy;          /* seconds spent computing it */
+	struct rng start;     /* the masking generator at its start */
+	struct rng cursor;    /* ... and after cpos images' noise */
+	uint64_t cpos;
+	/* an input that is not a shard: images of the current epoch key */
+	int filter;
+	int64_t idxkey;
+	uint64_t epidx;
 	double blr, lr, wd, clip;
 	FILE *log;
-	struct timespec t0;
 	int geom;             /* geometry known */
 	int done;
 	const char *lastck;   /* the last complete checkpoint file, or NULL */
@@ -82,6 +125,24 @@ static void
 onsignal(int sig)
 {
 	stopsig = sig;
+}
+
+/*
+ * This rank's part of a step of tr->batch images (batch / ranks: the
+ * ranks take equal parts) and the size of its micro-batches (-A of them).
+ */
+static void
+split_batch(struct train *tr)
+{
+	if (tr->batch % tr->d.size)
+		die("batch %ld: not a multiple of the %d ranks (each takes an equal "
+		    "part of a step)", tr->batch, tr->d.size);
+	tr->share = tr->batch / tr->d.size;
+	if (tr->o->accum > tr->share)
+		die("-A %ld: more micro-batches than the %ld images of %s step",
+		    tr->o->accum, tr->share, tr->d.size > 1 ? "a rank's part of a" :
+		    "a");
+	tr->micro = (tr->share + tr->o->accum - 1) / tr->o->accum;
 }
 
 /* ------------------------------------------------------------------ */
@@ -110,14 +171,46 @@ config_meta(void *ctx, struct tensor *t)
 		die("cannot store the checkpoint metadata");
 }
 
+/*
+ * Every rank must hold the same parameters and moments (the same
+ * gradients, the same updates): checked before each checkpoint, at the
+ * cost of a CRC of the blocks and one small all-reduce.
+ */
+static void
+check_replicas(struct train *tr)
+{
+	size_t n = tr->v.nparams * sizeof(float);
+	int64_t c[2];
+	char msg[256];
+	uint32_t crc;
+
+	if (tr->d.size == 1)
+		return;
+	crc = crc32_fast(0, tr->v.params, n);
+	crc = crc32_fast(crc, tr->opt.m, n);
+	crc = crc32_fast(crc, tr->opt.v, n);
+	c[0] = crc;
+	c[1] = -(int64_t)crc;
+	if (dist_min_i64(&tr->d, c, 2, msg, sizeof(msg)) < 0)
+		die("step %ld: comparing the ranks' parameters: %s", tr->step, msg);
+	if (c[0] != -c[1])
+		die("step %ld: the ranks' parameters differ (CRC %08" PRIx32 " "
+		    "here); no checkpoint written", tr->step, crc);
+}
+
+/* the checkpoint, written by rank 0 */
 static void
 save(struct train *tr, const char *why)
 {
 	struct tsr_writer w;
 	char msg[256];
-	FILE *fp = ofile_open(tr->o->out, 1);
 	const struct vit *v = &tr->v;
+	FILE *fp;
 
+	check_replicas(tr);
+	if (tr->d.rank)
+		return;
+	fp = ofile_open(tr->o->out, 1);
 	tsr_writer_init(&w, fp, tr->o->out ? tr->o->out : "<stdout>", 0);
 	if (ckpt_write_start(&w, tr->step, config_meta, tr, tr->rng.s, "mask",
 	                     msg, sizeof(msg)) < 0 ||
@@ -220,17 +313,18 @@ load(struct train *tr, const char *path)
 	tr->wd = meta_double(&st, "weight_decay", name);
 	tr->clip = meta_double(&st, "clip", name);
 	o->seed = meta_long(&st, "seed", name);
-	tr->seen = tr->skip = meta_long(&st, "seen", name);
+	tr->ckseen = meta_long(&st, "seen", name);
 	memcpy(&step, st.data, sizeof(step));
 	if (step < 0 || tr->batch < 1 || tr->total < 1)
 		die("%s: record 'step': step %" PRId64 ", batch %ld, steps %ld out "
 		    "of range", name, step, tr->batch, tr->total);
-	tr->step = step;
+	tr->step = tr->replay = step;
 	if (fp != stdin) {
 		tr->lastck = path;
 		tr->lastckstep = step;
 	}
-	if (vit_build(&tr->v, &c, tr->batch, msg, sizeof(msg)) < 0)
+	split_batch(tr);
+	if (vit_build(&tr->v, &c, tr->micro, msg, sizeof(msg)) < 0)
 		die("%s: %s", name, msg);
 	seen = ecalloc(3 * tr->v.npt, sizeof(int));
 	while ((rc = tsr_read(&r, &t)) > 0) {
@@ -314,26 +408,148 @@ nonfinite(struct train *tr, const char *what)
 	    what);
 }
 
+/*
+ * Where this rank's k-th image of a step stands among the step's images
+ * on every rank: the ranks take turns, image by image, as patchify -k
+ * deals out the images of an epoch, so rank r's k-th is image k N + r.
+ */
+static uint64_t
+position(const struct train *tr, long k)
+{
+	return (uint64_t)k * tr->d.size + tr->d.rank;
+}
+
+/* move the step's masking generator on to the noise of image p (back to
+ * the step's start first if it is past it) */
 static void
-train_step(struct train *tr)
+noise_seek(struct train *tr, uint64_t p)
+{
+	uint64_t n;
+
+	if (p < tr->cpos) {
+		tr->cursor = tr->start;
+		tr->cpos = 0;
+	}
+	for (n = (p - tr->cpos) * tr->v.L; n > 0; n--)
+		rng_u64(&tr->cursor);
+	tr->cpos = p;
+}
+
+/*
+ * One micro-batch, the nb images in xb, which are this rank's images
+ * nstep - nb .. nstep - 1 of the step: their masks from the step's
+ * generator (the rows one process would draw for them), the forward
+ * and backward passes, and the gradient into the step's, weighted by
+ * the micro-batch's images.
+ */
+static void
+run_micro(struct train *tr)
 {
 	struct vit *v = &tr->v;
-	float loss, lr;
-	double gn, dt;
-	int i;
+	struct timespec t0;
+	size_t i, L = v->L, n = v->nparams;
+	float loss, w = (float)tr->nb;
+	int b;
 
-	if (!tr->nb)
-		return;
-	if (!tr->parts)
-		tr->parts = ereallocarray(NULL, v->npt, sizeof(*tr->parts));
-	clock_gettime(CLOCK_MONOTONIC, &tr->t0);
-	vit_mask(v, tr->nb, &tr->rng, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (b = 0; b < tr->nb; b++) {
+		noise_seek(tr, position(tr, tr->nstep - tr->nb + b));
+		for (i = 0; i < L; i++)
+			tr->noise[b * L + i] = (float)rng_uniform(&tr->cursor);
+		tr->cpos++;
+	}
+	vit_mask(v, tr->nb, NULL, tr->noise);
 	loss = vit_forward(v, tr->xb, tr->tb);
 	if (!isfinite(loss))
 		nonfinite(tr, isnan(loss) ? "loss is NaN" : "loss is infinite");
 	vit_zero_grad(v);
 	vit_backward(v);
-	gn = grad_clip(v->grads, v->nparams, tr->clip);
+	if (tr->acc == v->grads)
+		for (i = 0; i < n; i++)
+			v->grads[i] *= w;
+	else if (tr->acc)
+		for (i = 0; i < n; i++)
+			tr->acc[i] += w * v->grads[i];
+	tr->lsum += (double)tr->nb * loss;
+	tr->nb = 0;
+	tr->busy += elapsed(&t0);
+}
+
+/*
+ * Start a step.  Its epoch key is the least of the ranks' next keys
+ * (key is this rank's, KEY_END at the end of its input): a rank whose
+ * next image is of a later epoch has no images in it.  Returns 0, and
+ * starts nothing, when every rank is at the end of its input.
+ */
+static int
+open_step(struct train *tr, int64_t key)
+{
+	char msg[256];
+
+	if (dist_min_i64(&tr->d, &key, 1, msg, sizeof(msg)) < 0)
+		die("step %ld: %s", tr->step + 1, msg);
+	if (key == KEY_END)
+		return 0;
+	tr->open = 1;
+	tr->stepkey = key;
+	tr->nstep = 0;
+	tr->lsum = 0;
+	tr->busy = 0;
+	tr->start = tr->cursor = tr->rng;
+	tr->cpos = 0;
+	if (tr->acc && !tr->replay)
+		memset(tr->acc, 0, tr->v.nparams * sizeof(float));
+	return 1;
+}
+
+/*
+ * End the step: its last micro-batch; the sums over the ranks of the
+ * images, the losses and the stop signals, and of the gradients; then
+ * clipping and the AdamW update, the same on every rank.  The first
+ * steps of a resumed run are only counted: the checkpoint has them.
+ */
+static void
+close_step(struct train *tr)
+{
+	struct vit *v = &tr->v;
+	struct timespec t0;
+	const char *sig;
+	char msg[256];
+	double s[3], gn, dt, loss;
+	float *g, lr;
+	uint64_t m;
+	size_t j;
+	int i;
+
+	if (tr->nb)
+		run_micro(tr);
+	tr->open = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	s[0] = tr->lsum;
+	s[1] = (double)tr->nstep;
+	s[2] = stopsig != 0;
+	if (dist_sum_f64_ordered(&tr->d, s, 3, msg, sizeof(msg)) < 0)
+		die("step %ld: %s", tr->step + 1, msg);
+	m = (uint64_t)s[1];
+	if (tr->replay) {
+		tr->seen += m;
+		if (--tr->replay == 0 && tr->seen != tr->ckseen)
+			die("the input does not match the checkpoint: its first %ld "
+			    "steps hold %" PRIu64 " images, the checkpoint's held %"
+			    PRIu64 " (other data, or shards of another size?)",
+			    tr->step, tr->seen, tr->ckseen);
+		return;
+	}
+	g = tr->acc ? tr->acc : v->grads;
+	if (tr->acc) {
+		if (dist_sum_f32(&tr->d, g, v->nparams, msg, sizeof(msg)) < 0)
+			die("step %ld: summing the gradients: %s", tr->step + 1, msg);
+		for (j = 0; j < v->nparams; j++)
+			g[j] /= (float)m;
+	}
+	if (!tr->parts)
+		tr->parts = ereallocarray(NULL, v->npt, sizeof(*tr->parts));
+	gn = grad_clip(g, v->nparams, tr->clip);
 	if (!isfinite(gn))
 		nonfinite(tr, "gradient norm is not finite");
 	lr = lr_schedule(tr->step, tr->total, tr->warmup, (float)tr->lr, 0.0f);
@@ -343,26 +559,79 @@ train_step(struct train *tr)
 		tr->parts[i].n = v->pt[i].n;
 		tr->parts[i].wd = v->pt[i].decay ? (float)tr->wd : 0.0f;
 	}
-	adamw_update_parts(&tr->opt, v->params, v->grads, tr->parts, v->npt, lr);
+	adamw_update_parts(&tr->opt, v->params, g, tr->parts, v->npt, lr);
+	noise_seek(tr, m); /* past the noise of the step's m images */
+	tr->rng = tr->cursor;
 	tr->step++;
-	tr->seen += tr->nb;
-	dt = elapsed(&tr->t0);
+	tr->seen += m;
+	loss = s[0] / (double)m;
+	dt = tr->busy + elapsed(&t0);
 	if (!tr->o->quiet)
 		fprintf(stderr, "step %ld loss %.6f lr %.4e img/s %.1f\n", tr->step,
-		        loss, lr, dt > 0 ? tr->nb / dt : 0.0);
+		        loss, lr, dt > 0 ? m / dt : 0.0);
 	if (tr->log)
 		fprintf(tr->log, "%ld\t%.6f\t%.6e\t%.1f\t%.6f\n", tr->step, loss, lr,
-		        dt > 0 ? tr->nb / dt : 0.0, gn);
-	tr->nb = 0;
+		        dt > 0 ? m / dt : 0.0, gn);
 	if (tr->step >= tr->total || (tr->o->stop && tr->step >= tr->o->stop))
 		tr->done = 1;
-	if (stopsig) {
+	if (s[2] > 0) {
+		sig = stopsig == SIGINT ? "SIGINT" : stopsig ? "SIGTERM" :
+		      "a signal to another rank";
 		save(tr, stopsig == SIGINT ? "interrupted" : "terminated");
-		die("step %ld: stopped by %s; resume with --resume",
-		    tr->step, stopsig == SIGINT ? "SIGINT" : "SIGTERM");
+		die("step %ld: stopped by %s; resume with --resume", tr->step, sig);
 	}
 	if (!tr->done && tr->o->every && tr->step % tr->o->every == 0)
 		save(tr, "periodic");
+}
+
+/*
+ * Image i of the group's patches x (and tokens tok, or NULL), of epoch
+ * key key, into the step: a step ends when this rank has its share of
+ * it, or when the next image is of another epoch (a step never spans
+ * two), and a micro-batch when it is full.
+ */
+static void
+take_image(struct train *tr, int64_t key, const struct tensor *x,
+           const struct tensor *tok, uint64_t i)
+{
+	size_t L = tr->v.L, P = tr->v.P, j;
+	float *dst;
+
+	if (tr->open && key != tr->stepkey)
+		close_step(tr);
+	while (!tr->open && !tr->done)
+		if (open_step(tr, key) && tr->stepkey != key)
+			close_step(tr); /* a step of an earlier epoch, on other ranks */
+	if (tr->done)
+		return;
+	if (!tr->replay) {
+		dst = tr->xb + tr->nb * L * P;
+		if (x->dtype == TSR_F32)
+			memcpy(dst, (float *)x->data + i * L * P, L * P * sizeof(float));
+		else
+			for (j = 0; j < L * P; j++)
+				dst[j] = ((unsigned char *)x->data)[i * L * P + j] / 255.0f;
+		if (tok)
+			memcpy(tr->tb + tr->nb * L, (int32_t *)tok->data + i * L,
+			       L * sizeof(int32_t));
+		tr->nb++;
+	}
+	tr->nstep++;
+	if (tr->nb == tr->micro)
+		run_micro(tr);
+	if (tr->nstep == tr->share)
+		close_step(tr);
+}
+
+/* the end of this rank's input: its last step, then its part (none) of
+ * the steps that other ranks still have images for */
+static void
+finish_input(struct train *tr)
+{
+	if (tr->open)
+		close_step(tr);
+	while (!tr->done && open_step(tr, KEY_END))
+		close_step(tr);
 }
 
 static long
@@ -380,56 +649,142 @@ group_meta(const struct tensor *x, const char *key, long dflt,
 	return v;
 }
 
-/* check the stream's geometry against the model, or set it */
+/* the buffers of a step, once the model is known */
+static void
+alloc_step(struct train *tr)
+{
+	struct vit *v = &tr->v;
+
+	tr->xb = ecalloc((size_t)tr->micro * v->L * v->P, sizeof(float));
+	tr->tb = ecalloc((size_t)tr->micro * v->L, sizeof(int32_t));
+	tr->noise = ecalloc((size_t)tr->micro * v->L, sizeof(float));
+	if (tr->micro < tr->share)
+		tr->acc = ecalloc(v->nparams, sizeof(float));
+	else if (tr->d.size > 1)
+		tr->acc = v->grads;
+}
+
+/* what the first group of an input says about the data */
+struct shape {
+	int64_t have;            /* this rank's input has a group */
+	int64_t p, ch, gh, gw;   /* patch size, channels, grid */
+	int64_t k;               /* token classes (--target tokens) */
+	int64_t epochs, images;  /* -1 where not said */
+	int64_t shard;           /* the input is a shard (meta shard=i/n) */
+};
+
+/* the shape of this rank's first group x, checked */
+static void
+read_shape(struct train *tr, const struct tensor *x, const struct tensor *tok,
+           const char *where, struct shape *s)
+{
+	char buf[64];
+	int i, n;
+
+	s->have = 1;
+	if (!tensor_meta_get(x, "patch_size", buf, sizeof(buf)) ||
+	    (s->p = atoi(buf)) < 1)
+		die("%s: no patch_size in the meta (expected a patchify stream)",
+		    where);
+	if (!tensor_meta_get(x, "channels", buf, sizeof(buf)) ||
+	    (s->ch = atoi(buf)) < 1)
+		die("%s: no channels in the meta (expected a patchify stream)",
+		    where);
+	if (!tensor_meta_get(x, "grid", buf, sizeof(buf)) ||
+	    sscanf(buf, "%dx%d", &i, &n) != 2 || i < 1 || n < 1)
+		die("%s: no grid HxW in the meta (expected a patchify stream)",
+		    where);
+	s->gh = i;
+	s->gw = n;
+	if (x->dims[1] != (uint64_t)(s->gh * s->gw) ||
+	    x->dims[2] != (uint64_t)(s->p * s->p * s->ch))
+		die("%s: shape [%" PRIu64 ",%" PRIu64 ",%" PRIu64 "] does not match "
+		    "grid %dx%d and patch %dx%dx%d", where, x->dims[0], x->dims[1],
+		    x->dims[2], (int)s->gh, (int)s->gw, (int)s->p, (int)s->p,
+		    (int)s->ch);
+	if (tr->o->c.target == VIT_TOKENS && !tr->geom &&
+	    (!tensor_meta_get(tok, "k", buf, sizeof(buf)) ||
+	     (s->k = atoi(buf)) < 1))
+		die("%s: record 'tokens' has no k in its meta (expected a "
+		    "tokenize stream)", where);
+	s->epochs = group_meta(x, "epochs", -1, where);
+	s->images = group_meta(x, "images", -1, where);
+	if (tensor_meta_get(x, "shard", buf, sizeof(buf))) {
+		s->shard = 1;
+		if (tr->d.size > 1 && (sscanf(buf, "%d/%d", &i, &n) != 2 ||
+		                       i != tr->d.rank || n != tr->d.size))
+			die("%s: shard=%s, but this is rank %d of %d (rank R reads "
+			    "patchify -k R/%d)", where, buf, tr->d.rank, tr->d.size,
+			    tr->d.size);
+	}
+}
+
+/*
+ * The geometry of the input, from this rank's first group x (NULL where
+ * its input is empty): the lowest rank with a group tells the others,
+ * which check theirs against it.  Then the model is checked against the
+ * checkpoint's, or built, and the steps are counted over the images of
+ * every rank.
+ */
 static void
 geometry(struct train *tr, const struct tensor *x, const struct tensor *tok,
          const char *where, int fromckpt, int filepasses)
 {
 	struct vit_config *c = &tr->o->c;
-	char buf[64], msg[256];
-	int p, ch, gh, gw;
-	long ep, im;
+	struct shape my, s;
+	char msg[256];
+	int64_t owner, im[2];
 
-	if (!tensor_meta_get(x, "patch_size", buf, sizeof(buf)) ||
-	    (p = atoi(buf)) < 1)
-		die("%s: no patch_size in the meta (expected a patchify stream)",
-		    where);
-	if (!tensor_meta_get(x, "channels", buf, sizeof(buf)) ||
-	    (ch = atoi(buf)) < 1)
-		die("%s: no channels in the meta (expected a patchify stream)",
-		    where);
-	if (!tensor_meta_get(x, "grid", buf, sizeof(buf)) ||
-	    sscanf(buf, "%dx%d", &gh, &gw) != 2 || gh < 1 || gw < 1)
-		die("%s: no grid HxW in the meta (expected a patchify stream)",
-		    where);
-	if (x->dims[1] != (uint64_t)gh * gw ||
-	    x->dims[2] != (uint64_t)p * p * ch)
-		die("%s: shape [%" PRIu64 ",%" PRIu64 ",%" PRIu64 "] does not match "
-		    "grid %dx%d and patch %dx%dx%d", where, x->dims[0], x->dims[1],
-		    x->dims[2], gh, gw, p, p, ch);
+	memset(&my, 0, sizeof(my));
+	if (x)
+		read_shape(tr, x, tok, where, &my);
+	owner = my.have ? tr->d.rank : INT64_MAX;
+	if (dist_min_i64(&tr->d, &owner, 1, msg, sizeof(msg)) < 0)
+		die("%s", msg);
+	if (owner == INT64_MAX)
+		die("%s: no groups in the input%s", where,
+		    tr->d.size > 1 ? " of any rank" : "");
+	s = my;
+	if (dist_bcast(&tr->d, &s, sizeof(s), (int)owner, msg, sizeof(msg)) < 0)
+		die("%s", msg);
+	if (x && (my.p != s.p || my.ch != s.ch || my.gh != s.gh ||
+	          my.gw != s.gw || my.k != s.k || my.shard != s.shard))
+		die("%s: patch %d, grid %dx%d, %d channels, k %d, %s, but rank "
+		    "%d's input has patch %d, grid %dx%d, %d channels, k %d, %s",
+		    where, (int)my.p, (int)my.gh, (int)my.gw, (int)my.ch,
+		    (int)my.k, my.shard ? "a shard" : "not a shard", (int)owner,
+		    (int)s.p, (int)s.gh, (int)s.gw, (int)s.ch, (int)s.k,
+		    s.shard ? "a shard" : "not a shard");
+	/* the images of an epoch: the sum of the shards' */
+	im[0] = x && my.images > 0 ? my.images : 0;
+	im[1] = x && my.images < 0;
+	if (s.shard && dist_sum_i64(&tr->d, im, 2, msg, sizeof(msg)) < 0)
+		die("%s", msg);
+	if (!s.shard) {
+		im[0] = s.images;
+		im[1] = s.images < 0;
+	}
+	tr->filter = tr->d.size > 1 && !s.shard;
 	if (fromckpt) {
 		const struct vit_config *k = &tr->v.c;
 
-		if (k->patch != p || k->channels != ch || k->gh != gh ||
-		    k->gw != gw)
+		if (k->patch != s.p || k->channels != s.ch || k->gh != s.gh ||
+		    k->gw != s.gw)
 			die("%s: patch %d, grid %dx%d, %d channels, but the "
 			    "checkpoint was trained on patch %d, grid %dx%d, %d "
-			    "channels", where, p, gh, gw, ch, k->patch, k->gh, k->gw,
-			    k->channels);
+			    "channels", where, (int)s.p, (int)s.gh, (int)s.gw,
+			    (int)s.ch, k->patch, k->gh, k->gw, k->channels);
 		tr->geom = 1;
+		alloc_step(tr);
 		return;
 	}
-	c->patch = p;
-	c->channels = ch;
-	c->gh = gh;
-	c->gw = gw;
-	if (c->target == VIT_TOKENS) {
-		if (!tensor_meta_get(tok, "k", buf, sizeof(buf)) ||
-		    (c->k = atoi(buf)) < 1)
-			die("%s: record 'tokens' has no k in its meta (expected a "
-			    "tokenize stream)", where);
-	}
-	if (vit_build(&tr->v, c, tr->batch, msg, sizeof(msg)) < 0)
+	c->patch = s.p;
+	c->channels = s.ch;
+	c->gh = s.gh;
+	c->gw = s.gw;
+	if (c->target == VIT_TOKENS)
+		c->k = s.k;
+	if (vit_build(&tr->v, c, tr->micro, msg, sizeof(msg)) < 0)
 		die("%s", msg);
 	vit_init(&tr->v, tr->o->seed);
 	if (adamw_init(&tr->opt, tr->v.nparams, 0.9f, 0.95f, 1e-8f) < 0)
@@ -438,18 +793,18 @@ geometry(struct train *tr, const struct tensor *x, const struct tensor *tok,
 	if (tr->o->steps)
 		tr->total = tr->o->steps;
 	else {
-		ep = group_meta(x, "epochs", -1, where);
-		im = group_meta(x, "images", -1, where);
-		if (ep < 1 || im < 1)
+		if (s.epochs < 1 || im[0] < 1 || im[1])
 			die("%s: no epochs and images in the meta to count the steps; "
 			    "give --steps", where);
-		tr->total = ep * ((im + tr->batch - 1) / tr->batch) * filepasses;
+		tr->total = s.epochs * ((im[0] + tr->batch - 1) / tr->batch) *
+		            filepasses;
 	}
 	tr->warmup = tr->o->warmup >= 0 ? tr->o->warmup : tr->total / 20;
 	tr->geom = 1;
+	alloc_step(tr);
 }
 
-/* take the images of one group into batches */
+/* take the images of one group into steps */
 static void
 take_group(struct train *tr, struct tsr_group *g, const char *inname,
            uint64_t base, long pass, int fromckpt, int filepasses)
@@ -459,9 +814,8 @@ take_group(struct train *tr, struct tsr_group *g, const char *inname,
 	struct tensor *tok = tsr_group_find(g, "tokens");
 	struct vit *v = &tr->v;
 	char where[320], shape[128];
-	uint64_t n, i, j;
-	long key;
-	size_t L, P;
+	uint64_t n, i;
+	int64_t key;
 
 	snprintf(where, sizeof(where), "%s: record %" PRIu64 " 'patches'",
 	         inname, base + (x ? (uint64_t)(x - g->t) : 0));
@@ -484,10 +838,6 @@ take_group(struct train *tr, struct tsr_group *g, const char *inname,
 		    x->dims[0], x->dims[1]);
 	if (!tr->geom)
 		geometry(tr, x, tok, where, fromckpt, filepasses);
-	if (!tr->xb) {
-		tr->xb = ecalloc((size_t)tr->batch * v->L * v->P, sizeof(float));
-		tr->tb = ecalloc((size_t)tr->batch * v->L, sizeof(int32_t));
-	}
 	if (x->dims[1] != (uint64_t)v->L || x->dims[2] != (uint64_t)v->P)
 		die("%s: shape %s, expected [n,%d,%d] as the first group", where,
 		    shape, v->L, v->P);
@@ -505,36 +855,21 @@ take_group(struct train *tr, struct tsr_group *g, const char *inname,
 				    " [%" PRIu64 ",%" PRIu64 "] is %" PRId32 ", outside "
 				    "[0,%d)", inname, base + (uint64_t)(tok - g->t), i,
 				    i / v->L, i % v->L, t[i], v->c.k);
+	} else {
+		tok = NULL;
 	}
 	key = pass * 1000000L + group_meta(x, "epoch", 0, where);
-	L = v->L;
-	P = v->P;
 	n = x->dims[0];
 	for (i = 0; i < n && !tr->done; i++) {
-		if (tr->skip) {
-			tr->skip--;
-			tr->epochkey = key;
-			tr->havekey = 1;
-			continue;
+		if (tr->filter) { /* every N-th image of each epoch */
+			if (key != tr->idxkey) {
+				tr->idxkey = key;
+				tr->epidx = 0;
+			}
+			if (tr->epidx++ % tr->d.size != (uint64_t)tr->d.rank)
+				continue;
 		}
-		if (tr->havekey && key != tr->epochkey)
-			train_step(tr); /* a batch never spans two epochs */
-		if (tr->done)
-			break;
-		tr->epochkey = key;
-		tr->havekey = 1;
-		if (x->dtype == TSR_F32)
-			memcpy(tr->xb + tr->nb * L * P, (float *)x->data + i * L * P,
-			       L * P * sizeof(float));
-		else
-			for (j = 0; j < L * P; j++)
-				tr->xb[tr->nb * L * P + j] =
-				    ((unsigned char *)x->data)[i * L * P + j] / 255.0f;
-		if (o->c.target == VIT_TOKENS)
-			memcpy(tr->tb + tr->nb * L, (int32_t *)tok->data + i * L,
-			       L * sizeof(int32_t));
-		if (++tr->nb == tr->batch)
-			train_step(tr);
+		take_image(tr, key, x, tok, i);
 	}
 }
 
@@ -544,7 +879,7 @@ static void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	        "usage: %s [-nq] [-b batch] [-c clip] [-e epochs] [-j threads] "
+	        "usage: %s [-nq] [-A accum] [-b batch] [-c clip] [-e epochs] [-j threads] "
 	        "[-k every] [-L log] [-l blr] [-m ratio] [-o ckpt] [-r ckpt] "
 	        "[-S seed] [-s steps] [-T stop] [-t target] [-w warmup] "
 	        "[--preset name] [--dim n] [--depth n] [--heads n] "
@@ -563,6 +898,7 @@ static void
 parseargs(int argc, char *argv[], struct opts *o)
 {
 	static const struct option longopts[] = {
+		{ "accum", required_argument, NULL, 'A' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "clip", required_argument, NULL, 'c' },
 		{ "epochs", required_argument, NULL, 'e' },
@@ -600,6 +936,7 @@ parseargs(int argc, char *argv[], struct opts *o)
 
 	memset(o, 0, sizeof(*o));
 	memset(&sizes, 0, sizeof(sizes));
+	o->accum = 1;
 	o->batch = 256;
 	o->epochs = 1;
 	o->warmup = -1;
@@ -612,9 +949,10 @@ parseargs(int argc, char *argv[], struct opts *o)
 	dst[3] = &sizes.ddim, dst[4] = &sizes.ddepth, dst[5] = &sizes.dheads;
 	dst[6] = &sizes.mlp;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":b:c:e:hj:k:L:l:m:no:qr:S:s:T:t:Vw:",
+	while ((ch = getopt_long(argc, argv, ":A:b:c:e:hj:k:L:l:m:no:qr:S:s:T:t:Vw:",
 	                         longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'A': o->accum = estrtonum(optarg, 1, 1 << 20, "-A"); break;
 		case 'b': o->batch = estrtonum(optarg, 1, 1 << 20, "-b");
 			o->setmodel = 1; break;
 		case 'c': o->clip = estrtod(optarg, 0, 1e30, "-c");
@@ -688,7 +1026,8 @@ parseargs(int argc, char *argv[], struct opts *o)
 		o->blr = o->c.target == VIT_TOKENS ? 1e-3 : 1.5e-4;
 	if (o->resume && o->setmodel)
 		udie("--resume: the checkpoint holds the model and training "
-		     "options; give only -e, -j, -k, -L, -o, -q, -T and the input");
+		     "options; give only -A, -e, -j, -k, -L, -o, -q, -T and the "
+		     "input");
 	if (o->out && strcmp(o->out, "-")) {
 		struct stat sb;
 
@@ -716,25 +1055,37 @@ main(int argc, char *argv[])
 	struct tsr_group g;
 	struct sigaction sa;
 	const char *inname;
+	char msg[256];
 	FILE *in;
 	long pass;
-	int rc, fromckpt;
+	int rc = 0, fromckpt;
 
 	/* arguments */
 	omp_passive(argv);
 	setargv0(argv[0]);
 	parseargs(argc, argv, &o);
 
-	/* prepare */
+	/* prepare: the ranks (one without MPI); rank 0 writes */
+	memset(&tr, 0, sizeof(tr));
+	if (dist_init(&tr.d, &argc, &argv, msg, sizeof(msg)) < 0)
+		die("%s", msg);
+	dist_name(&tr.d);
+	if (tr.d.size > 1 && (!o.out || !strcmp(o.out, "-")))
+		udie("-o: %d ranks write their checkpoint to a file; give -o",
+		     tr.d.size);
+	if (tr.d.rank) {
+		o.quiet = 1;
+		o.log = NULL;
+	}
 	if ((!o.out || !strcmp(o.out, "-")) && isatty(1))
 		die("refusing to write binary tensor stream to a terminal");
 	layers_threads(o.threads);
-	memset(&tr, 0, sizeof(tr));
 	tr.o = &o;
 	tr.batch = o.batch;
 	tr.blr = o.blr;
 	tr.wd = o.wd;
 	tr.clip = o.clip;
+	tr.idxkey = -1;
 	fromckpt = o.resume != NULL;
 	if (fromckpt) {
 		load(&tr, o.resume);
@@ -742,6 +1093,8 @@ main(int argc, char *argv[])
 		if (tr.step >= tr.total)
 			die("%s: already at step %ld of %ld", ifile_name(o.resume),
 			    tr.step, tr.total);
+	} else {
+		split_batch(&tr);
 	}
 	tr.lr = tr.blr * tr.batch / 256.0;
 	if (o.log && !(tr.log = fopen(o.log, fromckpt ? "a" : "w")))
@@ -769,16 +1122,26 @@ main(int argc, char *argv[])
 			take_group(&tr, &g, inname, r.index - g.n - g.havenext, pass,
 			           fromckpt, (int)o.epochs);
 		}
+		if (!tr.done && rc < 0 && stopsig && tr.geom && !tr.replay &&
+		    tr.d.size == 1) {
+			/* the signal came while a read of a slow producer
+			 * waited: the steps taken are what is saved */
+			save(&tr, stopsig == SIGINT ? "interrupted" : "terminated");
+			die("step %ld: stopped by %s; resume with --resume", tr.step,
+			    stopsig == SIGINT ? "SIGINT" : "SIGTERM");
+		}
 		if (!tr.done && rc < 0)
 			die("%s", r.msg);
 		tsr_reader_free(&r);
 		tsr_group_free(&g);
 		tsr_group_init(&g);
 	}
-	if (!tr.done)
-		train_step(&tr); /* the last, partial batch */
-	if (!tr.geom)
-		die("%s: no groups in the input", inname);
+	if (!tr.geom) /* this rank's input is empty */
+		geometry(&tr, NULL, NULL, inname, fromckpt, (int)o.epochs);
+	finish_input(&tr); /* the last, partial step */
+	if (tr.replay)
+		die("%s: the input ended %ld steps short of the checkpoint's %ld",
+		    inname, tr.replay, tr.step);
 	if (!tr.done && !o.quiet)
 		warn("%s: the input ended at step %ld of %ld", inname, tr.step,
 		     tr.total);
@@ -789,11 +1152,16 @@ main(int argc, char *argv[])
 		die("%s:", o.log);
 	free(tr.xb);
 	free(tr.tb);
+	free(tr.noise);
+	if (tr.acc != tr.v.grads)
+		free(tr.acc);
 	free(tr.parts);
 	adamw_free(&tr.opt);
 	vit_free(&tr.v);
 	tsr_group_free(&g);
 	if (in != stdin)
 		fclose(in);
+	if (dist_finalize(&tr.d) < 0)
+		die("MPI_Finalize failed");
 	return 0;
 }

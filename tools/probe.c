@@ -85,9 +85,6 @@ grow(struct set *s, size_t add)
 	s->cap = cap;
 }
 
-/* layer-norm eps of the model (encoder_run) */
-static double lneps;
-
 static void
 read_set(struct set *s, const char *path, const struct opts *o,
          struct vit *v)
@@ -163,10 +160,10 @@ read_set(struct set *s, const char *path, const struct opts *o,
 				}
 				for (j = 0; j < cnt; j++)
 					xf[j] = ((unsigned char *)f->data)[j] / 255.0f;
-				encoder_run(v, lneps, xf, n, NULL,
+				encoder_run(v, xf, n, NULL,
 				             cls ? NULL : out, cls ? out : NULL);
 			} else {
-				encoder_run(v, lneps, f->data, n, NULL,
+				encoder_run(v, f->data, n, NULL,
 				             cls ? NULL : out, cls ? out : NULL);
 			}
 		} else {
@@ -339,7 +336,7 @@ main(int argc, char *argv[])
 	/* prepare: the encoder's threads as mim-train sets them */
 	layers_threads(o.threads);
 	memset(&v, 0, sizeof(v));
-	if (o.model && encoder_load(&v, &lneps, o.model, o.batch, msg,
+	if (o.model && encoder_load(&v, o.model, o.batch, msg,
 	                                sizeof(msg)) < 0)
 		die("%s", msg);
 	memset(&tr, 0, sizeof(tr));

@@ -73,7 +73,7 @@ main(int argc, char *argv[])
 	struct rng rng;
 	char buf[64], name[64], msg[512];
 	long B = 6, seed = 0, steps = 3;
-	double lneps, decay = 0.75, rate = 0.1, lr0 = 1e-3, wd = 0.05;
+	double decay = 0.75, rate = 0.1, lr0 = 1e-3, wd = 0.05;
 	int ch, pool = POOL_MEAN, K, t, depth;
 	float *xb, *tb, *dp, loss, lr;
 	double mix[6];
@@ -113,7 +113,7 @@ main(int argc, char *argv[])
 	K = atoi(tensor_meta_get(lab, "nclasses", buf, sizeof(buf)) ? buf : "0");
 	if ((uint64_t)B > x->dims[0])
 		B = x->dims[0];
-	if (encoder_load(&v, &lneps, argv[optind], B, msg, sizeof(msg)) < 0)
+	if (encoder_load(&v, argv[optind], B, msg, sizeof(msg)) < 0)
 		die("%s", msg);
 	if (classifier_build(&c, &v, K, pool, msg, sizeof(msg)) < 0 ||
 	    classifier_opt_init(&opt, &c, wd, decay, msg, sizeof(msg)) < 0)

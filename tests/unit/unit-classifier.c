@@ -159,6 +159,7 @@ test_whole(int pool)
 	int32_t y[3] = { 2, 0, 1 };
 	char msg[256];
 	int B = 3, depth = 2, K = 3, i, bad = 0, checked = 0, drop = 0, k;
+	int same;
 	float *gv, *gc, dp[2 * 2 * 3];
 	size_t j, n;
 
@@ -230,6 +231,26 @@ test_whole(int pool)
 			zero &= gv[t->off + j] == 0.0f;
 		ok(zero, "pool mean: the encoder's final norm gets no gradient");
 	}
+	/* vit_zero_grad only marks the gradients: the next backward pass
+	 * writes them, whatever the block held, and the one after adds */
+	for (j = 0; j < v.nparams; j++)
+		v.grads[j] = 7.0f;
+	classifier_forward(&c, w.x, B, dp, w.t);
+	classifier_zero_grad(&c);
+	classifier_backward(&c);
+	same = 1;
+	for (i = 0; i < v.npt; i++)
+		if (!strncmp(v.pt[i].name, "enc.", 4))
+			same &= !memcmp(v.grads + v.pt[i].off, gv + v.pt[i].off,
+			                v.pt[i].n * sizeof(float));
+	classifier_backward(&c);
+	for (i = 0; i < v.npt; i++)
+		for (j = 0; !strncmp(v.pt[i].name, "enc.", 4) && j < v.pt[i].n; j++)
+			same &= close_to(v.grads[v.pt[i].off + j],
+			                 2.0 * gv[v.pt[i].off + j], 1e-6, 1e-5);
+	ok(same, "pool %s: after zero_grad a backward pass writes the encoder's "
+	   "gradients (old values gone), a second one adds to them",
+	   pool == POOL_MEAN ? "mean" : "cls");
 	free(gv), free(gc), free(w.x), free(w.t);
 	classifier_free(&c);
 	vit_free(&v);
@@ -256,12 +277,12 @@ test_droppath(void)
 	n = (size_t)B * v.L * v.P;
 	x = uniform(&r, n, -1, 1);
 	ref = malloc((size_t)B * T * D * sizeof(float));
-	vit_encode(&v, x, B);
+	vit_encode_train(&v, x, B);
 	memcpy(ref, v.a.ex[depth], (size_t)B * T * D * sizeof(float));
 	for (i = 0; i < 12; i++)
 		dp[i] = 1.0f;
 	v.dpath = dp;
-	vit_encode(&v, x, B);
+	vit_encode_train(&v, x, B);
 	for (j = 0; j < (size_t)B * T * D; j++)
 		md = fmax(md, fabs(v.a.ex[depth][j] - ref[j]));
 	ok(md < 1e-5, "drop path with every branch kept at scale 1 = no drop "
@@ -269,7 +290,7 @@ test_droppath(void)
 	/* both branches of block 1 dropped for image 2: its output is its
 	 * input; the other images unchanged */
 	dp[2 * 3 + 2] = dp[3 * 3 + 2] = 0.0f;
-	vit_encode(&v, x, B);
+	vit_encode_train(&v, x, B);
 	for (j = 0; j < (size_t)T * D; j++)
 		same &= v.a.ex[2][(size_t)2 * T * D + j] ==
 		        v.a.ex[1][(size_t)2 * T * D + j];

@@ -348,6 +348,24 @@ test_accumulate(void)
 	free(got);
 }
 
+/* a batch's sums and counts by hand, then kmeans_minibatch_apply */
+static void
+minibatch_update(const float *x, size_t n, int d, int k,
+                 const int32_t *labels, float *c, int64_t *counts)
+{
+	double sums[16] = { 0 };
+	int64_t b[8] = { 0 };
+	size_t i;
+	int kk;
+
+	for (i = 0; i < n; i++) {
+		b[labels[i]]++;
+		for (kk = 0; kk < d; kk++)
+			sums[labels[i] * d + kk] += x[i * d + kk];
+	}
+	kmeans_minibatch_apply(sums, b, k, d, c, counts);
+}
+
 static void
 test_minibatch(void)
 {
@@ -360,13 +378,13 @@ test_minibatch(void)
 	int64_t cnt2[] = { 5 };
 	double w0, w1;
 
-	kmeans_minibatch_update(x, 3, 2, 3, lab, c, cnt);
+	minibatch_update(x, 3, 2, 3, lab, c, cnt);
 	/* (0*2 + 1+3) / 4 = 1; (10*0 + 9) / 1 = 9; centroid 2 untouched */
 	ok(c[0] == 1 && c[1] == 1 && c[2] == 9 && c[3] == 9.5f &&
 	   c[4] == 5 && c[5] == 5 && cnt[0] == 4 && cnt[1] == 1 &&
 	   cnt[2] == 7,
 	   "minibatch: centroid moves to (c*n + sum) / (n + b), counts add");
-	kmeans_minibatch_update(x2, 3, 2, 1, lab2, c2, cnt2);
+	minibatch_update(x2, 3, 2, 1, lab2, c2, cnt2);
 	/* (1*5 + 9) / 8 = 1.75; (2*5 + 8) / 8 = 2.25 */
 	w0 = (1.0 * 5 + 4 + 2 + 3) / 8;
 	w1 = (2.0 * 5 + 0 + 5 + 3) / 8;

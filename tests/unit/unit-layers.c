@@ -2,7 +2,7 @@
 /*
  * unit-layers: tests for lib/layers.c, printed as TAP.
  *
- * The sgemm layers against their naive twins, then a finite-difference
+ * The linear layers against naive loops here, then a finite-difference
  * gradient check of every backward function: the loss is
  * f = sum(out * R) for a fixed random R, so dout = R, and every input
  * and parameter element is nudged by +-h (central differences, f summed
@@ -23,6 +23,7 @@
 #include <omp.h>
 #endif
 
+#include "gemm.h"
 #include "layers.h"
 #include "util.h"
 #include "tap.h"
@@ -126,6 +127,43 @@ gradcheck(struct op *op, float *x, const float *grad, size_t n, float h,
 /* ------------------------------------------------------------------ */
 /* linear                                                              */
 
+/* the reference: out (N,OC) = inp (N,C) w^T + b, one dot at a time */
+static void
+linear_naive(float *out, const float *inp, const float *w, const float *b,
+             int N, int C, int OC)
+{
+	int i, o, c;
+
+	for (i = 0; i < N; i++)
+		for (o = 0; o < OC; o++) {
+			double s = b ? b[o] : 0.0;
+
+			for (c = 0; c < C; c++)
+				s += (double)inp[(size_t)i * C + c] * w[(size_t)o * C + c];
+			out[(size_t)i * OC + o] = (float)s;
+		}
+}
+
+/* its gradients: dinp = dout w, dw += dout^T inp, db += sum dout */
+static void
+linear_naive_backward(float *dinp, float *dw, float *db, const float *dout,
+                      const float *inp, const float *w, int N, int C, int OC)
+{
+	int i, o, c;
+
+	memset(dinp, 0, (size_t)N * C * sizeof(float));
+	for (i = 0; i < N; i++)
+		for (o = 0; o < OC; o++) {
+			float d = dout[(size_t)i * OC + o];
+
+			for (c = 0; c < C; c++) {
+				dinp[(size_t)i * C + c] += d * w[(size_t)o * C + c];
+				dw[(size_t)o * C + c] += d * inp[(size_t)i * C + c];
+			}
+			db[o] += d;
+		}
+}
+
 struct lin { float *inp, *w, *b; int N, C, OC; };
 
 static void
@@ -133,7 +171,70 @@ lin_fwd(struct op *op)
 {
 	struct lin *l = op->ctx;
 
-	linear_forward(op->out, l->inp, l->w, l->b, l->N, l->C, l->OC);
+	linear_forward(op->out, l->inp, l->w, NULL, l->b, NULL, l->N, l->C,
+	               l->OC);
+}
+
+/* the product path under test, for the messages */
+static const char *
+path(void)
+{
+	return gemm_native() ? "AVX-512 kernel" : "OpenBLAS";
+}
+
+/* forward (bias, residual) and backward of an N x C -> OC layer against
+ * the naive loops, to tol */
+static void
+linear_vs_naive(int N, int C, int OC, double tol)
+{
+	float *x = randn((size_t)N * C, 1), *w = randn((size_t)OC * C, 1);
+	float *b = randn(OC, 1), *res = randn((size_t)N * OC, 1);
+	float *dy = randn((size_t)N * OC, 1);
+	float *o1 = zeros((size_t)N * OC), *o2 = zeros((size_t)N * OC);
+	float *di = zeros((size_t)N * C), *dw = zeros((size_t)OC * C);
+	float *db = zeros(OC), *di2 = zeros((size_t)N * C);
+	float *dw2 = zeros((size_t)OC * C), *db2 = zeros(OC);
+	size_t i;
+
+	linear_forward(o1, x, w, NULL, b, NULL, N, C, OC);
+	linear_naive(o2, x, w, b, N, C, OC);
+	ok(maxdiff(o1, o2, (size_t)N * OC) < tol,
+	   "linear forward %dx%dx%d = naive loops (%s)", N, C, OC, path());
+	linear_forward(o1, x, w, NULL, NULL, res, N, C, OC);
+	linear_naive(o2, x, w, NULL, N, C, OC);
+	for (i = 0; i < (size_t)N * OC; i++)
+		o2[i] += res[i];
+	ok(maxdiff(o1, o2, (size_t)N * OC) < tol,
+	   "linear forward %dx%dx%d without bias, with a residual = naive loops "
+	   "(%s)", N, C, OC, path());
+	/* the input's gradient is written, the parameters' accumulate:
+	 * after two calls, once and twice the naive gradients */
+	linear_backward(di, dw, db, dy, x, w, NULL, N, C, OC);
+	linear_backward(di, dw, db, dy, x, w, NULL, N, C, OC);
+	linear_naive_backward(di2, dw2, db2, dy, x, w, N, C, OC);
+	linear_naive_backward(di2, dw2, db2, dy, x, w, N, C, OC);
+	ok(maxdiff(di, di2, (size_t)N * C) < tol &&
+	   maxdiff(dw, dw2, (size_t)OC * C) < 2 * tol &&
+	   maxdiff(db, db2, OC) < 2 * tol,
+	   "linear backward %dx%dx%d writes dinp, accumulates dw and db = naive "
+	   "loops (%s)", N, C, OC, path());
+	/* the weight packed beforehand: the same bytes */
+	{
+		float *wp = zeros(linear_packsize(C, OC));
+
+		linear_forward(o1, x, w, NULL, b, res, N, C, OC);
+		linear_pack(wp, w, C, OC, 0);
+		linear_forward(o2, x, w, wp, b, res, N, C, OC);
+		i = memcmp(o1, o2, (size_t)N * OC * sizeof(float));
+		linear_pack(wp, w, C, OC, 1);
+		linear_backward(di2, NULL, NULL, dy, x, w, wp, N, C, OC);
+		ok(!i && !memcmp(di, di2, (size_t)N * C * sizeof(float)),
+		   "linear %dx%dx%d with its weight packed first: the same bytes "
+		   "(%s)", N, C, OC, path());
+		free(wp);
+	}
+	free(x), free(w), free(b), free(res), free(dy), free(o1), free(o2);
+	free(di), free(dw), free(db), free(di2), free(dw2), free(db2);
 }
 
 static void
@@ -144,47 +245,42 @@ test_linear(void)
 	                 OC };
 	struct op op = { lin_fwd, zeros(N * OC), randn(N * OC, 1), N * OC, &l,
 	                 0 };
-	float *ref = zeros(N * OC), *di = zeros(N * C), *dw = zeros(OC * C);
-	float *db = zeros(OC), *di2 = zeros(N * C), *dw2 = zeros(OC * C);
-	float *db2 = zeros(OC);
+	float *di = zeros(N * C), *dw = zeros(OC * C), *db = zeros(OC);
 
-	/* the sgemm path against the naive twin, forward and backward */
-	linear_forward(op.out, l.inp, l.w, l.b, N, C, OC);
-	linear_forward_naive(ref, l.inp, l.w, l.b, N, C, OC);
-	ok(maxdiff(op.out, ref, N * OC) < 1e-5, "linear forward = naive twin");
-	linear_forward(op.out, l.inp, l.w, NULL, N, C, OC);
-	linear_forward_naive(ref, l.inp, l.w, NULL, N, C, OC);
-	ok(maxdiff(op.out, ref, N * OC) < 1e-5,
-	   "linear forward without bias = naive twin");
-	/* accumulation: twice the gradient after two calls */
-	linear_backward(di, dw, db, op.R, l.inp, l.w, N, C, OC);
-	linear_backward(di, dw, db, op.R, l.inp, l.w, N, C, OC);
-	linear_backward_naive(di2, dw2, db2, op.R, l.inp, l.w, N, C, OC);
-	linear_backward_naive(di2, dw2, db2, op.R, l.inp, l.w, N, C, OC);
-	ok(maxdiff(di, di2, N * C) < 1e-4 && maxdiff(dw, dw2, OC * C) < 1e-4 &&
-	   maxdiff(db, db2, OC) < 1e-4,
-	   "linear backward accumulates and = naive twin");
-	memset(di, 0, N * C * sizeof(float));
-	memset(dw, 0, OC * C * sizeof(float));
-	memset(db, 0, OC * sizeof(float));
-	linear_backward(di, dw, db, op.R, l.inp, l.w, N, C, OC);
+	linear_vs_naive(N, C, OC, 1e-5);
+	/* products across the kernel's tiles (12 x 32) and blocks of k
+	 * (GEMM_KC), in both directions */
+	linear_vs_naive(300, 130, 70, 1e-3);
+	linear_vs_naive(29, 300, 33, 1e-3);
+	linear_backward(di, dw, db, op.R, l.inp, l.w, NULL, N, C, OC);
 	gradcheck(&op, l.inp, di, N * C, 1e-2f, 1e-3, 1e-3, "linear input");
 	gradcheck(&op, l.w, dw, OC * C, 1e-2f, 1e-3, 1e-3, "linear weight");
 	gradcheck(&op, l.b, db, OC, 1e-2f, 1e-3, 1e-3, "linear bias");
-	/* a larger product through the threaded sgemm */
-	{
-		int n = 300, c = 130, oc = 70;
-		float *x = randn(n * c, 1), *w = randn(oc * c, 1), *b = randn(oc, 1);
-		float *o1 = zeros(n * oc), *o2 = zeros(n * oc);
+	free(l.inp), free(l.w), free(l.b), free(op.out), free(op.R);
+	free(di), free(dw), free(db);
+}
 
-		linear_forward(o1, x, w, b, n, c, oc);
-		linear_forward_naive(o2, x, w, b, n, c, oc);
-		ok(maxdiff(o1, o2, n * oc) < 1e-3,
-		   "linear forward 300x130x70 = naive twin");
-		free(x), free(w), free(b), free(o1), free(o2);
-	}
-	free(l.inp), free(l.w), free(l.b), free(op.out), free(op.R), free(ref);
-	free(di), free(dw), free(db), free(di2), free(dw2), free(db2);
+/*
+ * What lets threads share a batch by samples (vit.c): a row's output
+ * does not depend on the other rows in the same call, so 300 rows in
+ * one call and in calls of 13 and 287 give the same bytes.
+ */
+static void
+test_rows(void)
+{
+	int N = 300, C = 130, OC = 70, n1 = 13;
+	float *x = randn((size_t)N * C, 1), *w = randn((size_t)OC * C, 1);
+	float *b = randn(OC, 1), *o1 = zeros((size_t)N * OC);
+	float *o2 = zeros((size_t)N * OC);
+
+	linear_forward(o1, x, w, NULL, b, NULL, N, C, OC);
+	linear_forward(o2, x, w, NULL, b, NULL, n1, C, OC);
+	linear_forward(o2 + (size_t)n1 * OC, x + (size_t)n1 * C, w, NULL, b,
+	               NULL, N - n1, C, OC);
+	ok(!memcmp(o1, o2, (size_t)N * OC * sizeof(float)),
+	   "a row's linear output does not depend on the rows around it (%s)",
+	   path());
+	free(x), free(w), free(b), free(o1), free(o2);
 }
 
 /* ------------------------------------------------------------------ */
@@ -192,13 +288,17 @@ test_linear(void)
 
 struct ln { float *inp, *w, *b, *mean, *rstd; int N, C; };
 
+/* out (2,N,C): the layer norm of inp, then inp itself, a residual
+ * branch beside it */
 static void
 ln_fwd(struct op *op)
 {
 	struct ln *l = op->ctx;
+	size_t n = (size_t)l->N * l->C;
 
 	layernorm_forward(op->out, l->mean, l->rstd, l->inp, l->w, l->b, l->N,
-	                  l->C);
+	                  l->C, 1e-5f);
+	memcpy(op->out + n, l->inp, n * sizeof(float));
 }
 
 static void
@@ -207,7 +307,8 @@ test_layernorm(void)
 	int N = 6, C = 8, i;
 	struct ln l = { randn(N * C, 1), randn(C, 1), randn(C, 1), zeros(N),
 	                zeros(N), N, C };
-	struct op op = { ln_fwd, zeros(N * C), randn(N * C, 1), N * C, &l, 0 };
+	struct op op = { ln_fwd, zeros(2 * N * C), randn(2 * N * C, 1),
+	                 2 * N * C, &l, 0 };
 	float *di = zeros(N * C), *dw = zeros(C), *db = zeros(C);
 	double m = 0, v = 0;
 
@@ -217,7 +318,8 @@ test_layernorm(void)
 
 		for (i = 0; i < C; i++)
 			one[i] = 1.0f;
-		layernorm_forward(op.out, l.mean, l.rstd, l.inp, one, zero, N, C);
+		layernorm_forward(op.out, l.mean, l.rstd, l.inp, one, zero, N, C,
+		                  1e-5f);
 		for (i = 0; i < C; i++) {
 			m += op.out[i];
 			v += (double)op.out[i] * op.out[i];
@@ -226,9 +328,12 @@ test_layernorm(void)
 		   "layernorm rows have mean 0 and variance 1");
 		free(one), free(zero);
 	}
-	layernorm_forward(op.out, l.mean, l.rstd, l.inp, l.w, l.b, N, C);
-	layernorm_backward(di, dw, db, op.R, l.inp, l.w, l.mean, l.rstd, N, C);
-	gradcheck(&op, l.inp, di, N * C, 1e-2f, 2e-3, 2e-3, "layernorm input");
+	/* the residual branch's gradient (R's second half) joins in dres */
+	ln_fwd(&op);
+	layernorm_backward(di, op.R + N * C, dw, db, op.R, l.inp, l.w, l.mean,
+	                   l.rstd, N, C);
+	gradcheck(&op, l.inp, di, N * C, 1e-2f, 2e-3, 2e-3,
+	          "layernorm input, with a residual branch");
 	gradcheck(&op, l.w, dw, C, 1e-2f, 1e-3, 1e-3, "layernorm weight");
 	gradcheck(&op, l.b, db, C, 1e-2f, 1e-3, 1e-3, "layernorm bias");
 	free(l.inp), free(l.w), free(l.b), free(l.mean), free(l.rstd);
@@ -276,50 +381,41 @@ test_attention(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* GELU and residual                                                   */
+/* GELU                                                                */
 
-struct ew { float *a, *b; size_t n; };
+struct ew { float *a, *grad; size_t n; };
 
 static void
 gelu_fwd(struct op *op)
 {
 	struct ew *e = op->ctx;
 
-	gelu_forward(op->out, e->a, e->n);
-}
-
-static void
-res_fwd(struct op *op)
-{
-	struct ew *e = op->ctx;
-
-	residual_forward(op->out, e->a, e->b, e->n);
+	gelu_forward(op->out, e->grad, e->a, e->n);
 }
 
 static void
 test_elementwise(void)
 {
 	size_t n = 40;
-	struct ew e = { randn(n, 2), randn(n, 1), n };
+	struct ew e = { randn(n, 2), zeros(n), n };
 	struct op op = { gelu_fwd, zeros(n), randn(n, 1), n, &e, 0 };
-	float *da = zeros(n), *db = zeros(n), x[3] = { -1.0f, 0.0f, 2.0f }, y[3];
+	float *da = zeros(n), *y2 = zeros(n);
+	float x[3] = { -1.0f, 0.0f, 2.0f }, y[3];
 
-	e.a[0] = 0.0f, e.a[1] = 0.005f, e.a[2] = -0.003f; /* the erff branch */
+	e.a[0] = 0.0f, e.a[1] = 0.005f, e.a[2] = -0.003f; /* near 0 */
 
 	/* values of x Phi(x) */
-	gelu_forward(y, x, 3);
+	gelu_forward(y, NULL, x, 3);
 	ok(fabs(y[0] + 0.15865525f) < 1e-6 && y[1] == 0.0f &&
 	   fabs(y[2] - 1.95449974f) < 1e-6,
 	   "gelu(-1), gelu(0), gelu(2) are exact-erf values");
-	gelu_forward(op.out, e.a, n);
-	gelu_backward(da, e.a, op.out, op.R, n);
+	gelu_forward(op.out, e.grad, e.a, n);
+	gelu_forward(y2, NULL, e.a, n);
+	ok(!memcmp(op.out, y2, n * sizeof(float)),
+	   "gelu's output is the same with and without its derivative");
+	gelu_backward(da, e.grad, op.R, n);
 	gradcheck(&op, e.a, da, n, 1e-2f, 1e-3, 1e-3, "gelu input");
-	op.fwd = res_fwd;
-	memset(da, 0, n * sizeof(float));
-	residual_backward(da, db, op.R, n);
-	gradcheck(&op, e.a, da, n, 1e-2f, 1e-3, 1e-3, "residual first input");
-	gradcheck(&op, e.b, db, n, 1e-2f, 1e-3, 1e-3, "residual second input");
-	free(e.a), free(e.b), free(op.out), free(op.R), free(da), free(db);
+	free(e.a), free(e.grad), free(op.out), free(op.R), free(da), free(y2);
 }
 
 /* ------------------------------------------------------------------ */
@@ -327,13 +423,22 @@ test_elementwise(void)
 
 struct mse { float *pred, *target, *mask; int N, P, normpix; };
 
+/* the mean loss of rows loss (N) under mask (N), as vit.c takes it */
+static float
+mean_loss(const double *loss, const float *mask, int N)
+{
+	return loss_mean(loss, masked_count(mask, N), N);
+}
+
 static void
 mse_fwd(struct op *op)
 {
 	struct mse *m = op->ctx;
+	double loss[m->N];
 
-	op->out[0] = mse_masked_forward(m->pred, m->target, m->mask, m->N,
-	                                m->P, m->normpix);
+	mse_masked_forward(loss, m->pred, m->target, m->mask, m->N, m->P,
+	                   m->normpix);
+	op->out[0] = mean_loss(loss, m->mask, m->N);
 }
 
 struct xent { float *probs, *logits, *mask; int32_t *tgt; int N, K; float eps; };
@@ -342,9 +447,11 @@ static void
 xent_fwd(struct op *op)
 {
 	struct xent *x = op->ctx;
+	double loss[x->N];
 
-	op->out[0] = xent_masked_forward(x->probs, x->logits, x->tgt, x->mask,
-	                                 x->N, x->K, x->eps);
+	xent_masked_forward(loss, x->probs, x->logits, x->tgt, x->mask, x->N,
+	                    x->K, x->eps);
+	op->out[0] = mean_loss(loss, x->mask, x->N);
 }
 
 static void
@@ -368,14 +475,16 @@ test_losses(void)
 	{
 		float p[4] = { 1, 2, 3, 4 }, t[4] = { 0, 0, 0, 0 };
 		float mk[2] = { 0, 1 };
+		double loss[2];
 
-		ok(fabs(mse_masked_forward(p, t, mk, 2, 2, 0) - 12.5f) < 1e-6,
+		mse_masked_forward(loss, p, t, mk, 2, 2, 0);
+		ok(loss[0] == 0.0 && fabs(mean_loss(loss, mk, 2) - 12.5f) < 1e-6,
 		   "masked MSE of a hand example is 12.5 (unmasked row ignored)");
 	}
 	for (np = 0; np < 2; np++) {
 		m.normpix = np;
-		memset(dp, 0, N * P * sizeof(float));
-		mse_masked_backward(dp, m.pred, m.target, m.mask, N, P, np, 1.0f);
+		mse_masked_backward(dp, m.pred, m.target, m.mask, N, P, np,
+		                    masked_count(m.mask, N), 1.0f);
 		snprintf(what, sizeof(what), "masked MSE%s prediction",
 		         np ? " (normalised targets)" : "");
 		gradcheck(&op, m.pred, dp, N * P, 1e-2f, 1e-4, 1e-3, what);
@@ -384,17 +493,19 @@ test_losses(void)
 	{
 		float z[3] = { 0, 0, 0 }, pr[3], mk[1] = { 1 };
 		int32_t t[1] = { 1 };
+		double loss[1];
 
-		ok(fabs(xent_masked_forward(pr, z, t, mk, 1, 3, 0.1f) - logf(3)) <
-		   1e-6, "cross-entropy of uniform logits is log K");
+		xent_masked_forward(loss, pr, z, t, mk, 1, 3, 0.1f);
+		ok(fabs(mean_loss(loss, mk, 1) - logf(3)) < 1e-6,
+		   "cross-entropy of uniform logits is log K");
 	}
 	op.fwd = xent_fwd;
 	op.ctx = &x;
 	for (np = 0; np < 2; np++) {
 		x.eps = np ? 0.1f : 0.0f;
 		xent_fwd(&op);
-		memset(dz, 0, N * K * sizeof(float));
-		xent_masked_backward(dz, x.probs, x.tgt, x.mask, N, K, x.eps, 1.0f);
+		xent_masked_backward(dz, x.probs, x.tgt, x.mask, N, K, x.eps,
+		                     masked_count(x.mask, N), 1.0f);
 		snprintf(what, sizeof(what), "masked cross-entropy logits%s",
 		         np ? " (label smoothing 0.1)" : "");
 		gradcheck(&op, x.logits, dz, N * K, 1e-2f, 1e-4, 1e-3, what);
@@ -403,13 +514,14 @@ test_losses(void)
 	free(x.probs), free(x.logits), free(x.mask), free(x.tgt), free(dz);
 }
 
-/* layers_threads: every thread of the team flushes subnormals to zero */
+/* layers_threads: every thread of the team flushes subnormals to zero,
+ * and so does a thread a larger team starts later (it inherits the
+ * flags; vit.c's and optim.c's teams are made after the call) */
 static void
 test_threads(void)
 {
 	static volatile float tiny = 1e-30f, scale = 1e-10f, sub = 1e-40f, big = 1e30f;
-	float out[4] = { -1, -1, -1, -1 }, in[4] = { -1, -1, -1, -1 };
-	int i, nt = 0;
+	int i, k, nt = 0;
 
 #ifdef _OPENMP
 	/* a team that exists before the call keeps its threads */
@@ -417,28 +529,34 @@ test_threads(void)
 	nt = omp_get_num_threads();
 #endif
 	layers_threads(2);
+	for (k = 2; k <= 4; k += 2) {
+		float out[4] = { -1, -1, -1, -1 }, in[4] = { -1, -1, -1, -1 };
+
 #ifdef _OPENMP
-#pragma omp parallel num_threads(2) reduction(max : nt)
-	{
-		int t = omp_get_thread_num();
+#pragma omp parallel num_threads(k) reduction(max : nt)
+		{
+			int t = omp_get_thread_num();
 
-		out[t] = tiny * scale; /* a subnormal result */
-		in[t] = sub * big;     /* a subnormal input, a normal product */
-		nt = omp_get_num_threads();
-	}
+			out[t] = tiny * scale; /* a subnormal result */
+			in[t] = sub * big;     /* a subnormal input, a normal product */
+			nt = omp_get_num_threads();
+		}
 #else
-	out[0] = tiny * scale;
-	in[0] = sub * big;
-	nt = 1;
+		out[0] = tiny * scale;
+		in[0] = sub * big;
+		nt = 1;
 #endif
-	/* the bits, since this thread reads subnormals as zero too */
-	for (i = 0; i < nt; i++) {
-		uint32_t o, n;
+		/* the bits, since this thread reads subnormals as zero too */
+		for (i = 0; i < nt; i++) {
+			uint32_t o, n;
 
-		memcpy(&o, &out[i], 4);
-		memcpy(&n, &in[i], 4);
-		ok(o == 0, "thread %d of %d flushes a subnormal result to zero", i, nt);
-		ok(n == 0, "thread %d of %d reads a subnormal input as zero", i, nt);
+			memcpy(&o, &out[i], 4);
+			memcpy(&n, &in[i], 4);
+			ok(o == 0, "thread %d of %d flushes a subnormal result to zero",
+			   i, nt);
+			ok(n == 0, "thread %d of %d reads a subnormal input as zero", i,
+			   nt);
+		}
 	}
 }
 
@@ -448,6 +566,13 @@ main(void)
 	rng_seed(&rng, 1, 0);
 	test_threads();
 	test_linear();
+	test_rows();
+	if (gemm_native()) {
+		/* and the OpenBLAS path of other CPUs */
+		gemm_force(0);
+		test_linear();
+		gemm_force(-1);
+	}
 	test_layernorm();
 	test_attention();
 	test_elementwise();

@@ -86,8 +86,8 @@ test_encode(int target)
 	pooled = ecalloc((size_t)B * D, sizeof(float));
 	cls = ecalloc((size_t)B * D, sizeof(float));
 	/* sgemm's rounding may depend on the rows of the batch: close */
-	encoder_run(&s, 0, x, B, feat, NULL, NULL);
-	encoder_run(&b, 0, x, B, feat1, pooled, cls);
+	encoder_run(&s, x, B, feat, NULL, NULL);
+	encoder_run(&b, x, B, feat1, pooled, cls);
 	dmax = 0;
 	for (j = 0; j < (size_t)B * L * D; j++)
 		dmax = fmax(dmax, fabs(feat[j] - feat1[j]));

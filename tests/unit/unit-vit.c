@@ -151,11 +151,12 @@ static void
 test_optim(void)
 {
 	struct adamw a;
+	struct adamw_part part = { 0, 2, 0.05f };
 	float p[2] = { 1.0f, -2.0f }, g[2] = { 0.5f, -0.25f };
 
 	adamw_init(&a, 2, 0.9f, 0.95f, 1e-8f);
 	adamw_tick(&a);
-	adamw_update(&a, p, g, 0, 2, 0.1f, 0.05f);
+	adamw_update_parts(&a, p, g, &part, 1, 0.1f);
 	/* first step: m/bc1 = g, sqrt(v/bc2) = |g|, so p = p(1-lr wd) - lr sgn g */
 	ok(fabsf(p[0] - (1.0f * 0.995f - 0.1f)) < 1e-6 &&
 	   fabsf(p[1] - (-2.0f * 0.995f + 0.1f)) < 1e-6,

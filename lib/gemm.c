@@ -1,0 +1,441 @@
+/* See LICENSE file for copyright and license details. */
+/*
+ * gemm: the products of the layers (gemm.h).
+ *
+ * The AVX-512 kernel is blocked as BLIS and OpenBLAS block theirs, with
+ * the roles laid out for row-major c: b is packed, GEMM_KC rows by up
+ * to NC columns at a time, into panels of NR = 32 columns (k-major, the
+ * last panel padded with zeros); a is read in place, MR = 12 rows at a
+ * time (rows of a row-major a, or 12 consecutive values of each k of a
+ * transposed one; a last, short group of rows is copied out first).
+ * The micro-kernel keeps a 12 x 32 tile of c in 24 registers and adds,
+ * for each k, the broadcast a(i,k) times the panel's row k, with fused
+ * multiply-adds: each c(i,j) is a chain over k in order, ended and
+ * added to c at each block of GEMM_KC.  Then the bias and res, in that
+ * order.
+ */
+#include <cblas.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "gemm.h"
+
+enum { MR = 12, NR = 32, NC = 512, MC = 480, INPLACE = 8 * MR };
+
+static int forced = -1;
+
+void
+gemm_force(int native)
+{
+	forced = native;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define AVX512 __attribute__((target("avx512f")))
+#define INLINE static inline __attribute__((always_inline))
+/* the loops over the tile's rows unroll, so that it lives in registers */
+#define UNROLL _Pragma("GCC unroll 12")
+
+int
+gemm_native(void)
+{
+	static int have = -1;
+
+	if (have < 0) {
+		__builtin_cpu_init();
+		have = __builtin_cpu_supports("avx512f") ? 1 : 0;
+	}
+	return forced >= 0 ? forced && have : have;
+}
+
+/* the packed blocks of b and a, per thread: GEMM_KC x NC and MC x
+ * GEMM_KC floats (512 and 480 KiB) */
+static _Thread_local _Alignas(64) float bpack[GEMM_KC * NC];
+static _Thread_local _Alignas(64) float apack[MC * GEMM_KC];
+
+/* the first n of 16 lanes */
+INLINE __mmask16
+lanes(long n)
+{
+	return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 :
+	       (__mmask16)((1u << n) - 1);
+}
+
+/*
+ * r[0..15] transposed in place: r[i] lane j becomes r[j] lane i.  Four
+ * rounds of shuffles, each swapping blocks of 1, 2, 4 and 8 floats
+ * between pairs of rows.
+ */
+INLINE AVX512 void
+transpose16(__m512 r[16])
+{
+	__m512 t[16];
+	int i;
+
+	for (i = 0; i < 16; i += 2) {
+		t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+		t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+	}
+	for (i = 0; i < 16; i += 4) {
+		r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+		r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xee);
+		r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+		r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+	}
+	for (i = 0; i < 4; i++) {
+		t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+		t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+		t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+		t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+	}
+	for (i = 0; i < 4; i++) {
+		r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+		r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+		r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+		r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
+	}
+}
+
+/*
+ * b(k,j) for k < kc, j < nc (b at its (0,0), strides bk and bj) into
+ * panels of NR columns: bp[p][k][NR], zeros past nc.
+ */
+AVX512 static void
+pack_b(float *restrict bp, const float *restrict b, long bk, long bj,
+       long kc, long nc)
+{
+	long p, k, j, np = (nc + NR - 1) / NR;
+
+	for (p = 0; p < np && bj != 1; p++) {
+		float *d = bp + p * kc * NR;
+		long w = nc - p * NR < NR ? nc - p * NR : NR;
+
+		if (bj == 1) {
+			break; /* below, row by row */
+		} else if (bk == 1) {
+			/* columns of b are rows in memory: 16 x 16 transposes */
+			long h;
+
+			for (h = 0; h < 2; h++) {
+				long rows = w - 16 * h;
+
+				for (k = 0; k < kc; k += 16) {
+					__mmask16 mk = lanes(kc - k);
+					__m512 r[16];
+
+					for (j = 0; j < 16; j++)
+						r[j] = j < rows ?
+						       _mm512_maskz_loadu_ps(mk, b +
+						           (p * NR + 16 * h + j) * bj + k) :
+						       _mm512_setzero_ps();
+					transpose16(r);
+					for (j = 0; j < 16 && k + j < kc; j++)
+						_mm512_storeu_ps(d + (k + j) * NR + 16 * h, r[j]);
+				}
+			}
+		} else {
+			for (k = 0; k < kc; k++)
+				for (j = 0; j < NR; j++)
+					d[k * NR + j] = j < w ? b[k * bk + (p * NR + j) * bj] :
+					                0.0f;
+		}
+	}
+	/* rows of b in memory: read in order, two masked loads a panel */
+	for (k = 0; k < kc && bj == 1; k++)
+		for (p = 0; p < np; p++) {
+			long w = nc - p * NR;
+			float *d = bp + (p * kc + k) * NR;
+			const float *s = b + k * bk + p * NR;
+
+			_mm512_storeu_ps(d, _mm512_maskz_loadu_ps(lanes(w), s));
+			_mm512_storeu_ps(d + 16, _mm512_maskz_loadu_ps(lanes(w - 16),
+			                                            s + 16));
+		}
+}
+
+/*
+ * a(i,k) for i < m, k < kc, with ak not 1 (a's columns are rows in
+ * memory), into panels of MR rows: ap[q][k][MR], zeros past m.  Read
+ * in order when ai is 1: a masked load and store a panel and k.
+ */
+AVX512 static void
+pack_a(float *restrict ap, const float *restrict a, long ai, long ak,
+       long kc, long m)
+{
+	long nq = (m + MR - 1) / MR, q, k;
+	int i;
+
+	for (k = 0; k < kc; k++)
+		for (q = 0; q < nq; q++) {
+			float *d = ap + (q * kc + k) * MR;
+
+			if (ai == 1)
+				_mm512_mask_storeu_ps(d, (__mmask16)((1u << MR) - 1),
+				                      _mm512_maskz_loadu_ps(lanes(m - q * MR),
+				                          a + k * ak + q * MR));
+			else
+				for (i = 0; i < MR; i++)
+					d[i] = q * MR + i < m ? a[(q * MR + i) * ai + k * ak] :
+					       0.0f;
+		}
+}
+
+/*
+ * The last mr < MR rows of a row-major a (a(i,k) at a[i ai + k], k <
+ * kc) into at[k][MR], transposed 16 values of k at a time, zeros in the
+ * missing rows: the micro-kernel computes them and nothing stores them.
+ * at has room for 16 floats past its end.
+ */
+AVX512 static void
+pack_tail(float *restrict at, const float *restrict a, long ai, long kc,
+          int mr)
+{
+	long k, j;
+	int i;
+
+	for (k = 0; k < kc; k += 16) {
+		__mmask16 mk = lanes(kc - k);
+		__m512 r[16];
+
+		for (i = 0; i < 16; i++)
+			r[i] = i < mr ? _mm512_maskz_loadu_ps(mk, a + i * ai + k) :
+			       _mm512_setzero_ps();
+		transpose16(r);
+		for (j = 0; j < 16 && k + j < kc; j++)
+			_mm512_storeu_ps(at + (k + j) * MR, r[j]);
+	}
+}
+
+/*
+ * The micro-kernel: c (mr <= MR rows, the lanes m0, m1 of its nv <= 2
+ * vectors of columns) [+]= a (MR,kc) b (kc,16 nv), a(i,k) at a[i ai +
+ * k ak], row k of b at b + k ldb (packed: ldb = NR); old: add c's old
+ * value; then bias and res if not NULL.  Called with ai or ak a
+ * constant 1 and nv a constant, so each use compiles to its own
+ * addressing and registers.
+ */
+INLINE AVX512 void
+ukernel(long kc, const float *a, long ai, long ak, const float *b, long ldb,
+        int nv, float *c, long ldc, int mr, __mmask16 m0, __mmask16 m1,
+        int old, const float *bias, const float *res)
+{
+	__m512 x[MR][2];
+	long k;
+	int i;
+
+	UNROLL
+	for (i = 0; i < MR; i++)
+		x[i][0] = x[i][1] = _mm512_setzero_ps();
+	for (k = 0; k < kc; k++) {
+		__m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1;
+
+		if (nv == 2)
+			b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+		UNROLL
+		for (i = 0; i < MR; i++) {
+			__m512 av = _mm512_set1_ps(a[i * ai]);
+
+			x[i][0] = _mm512_fmadd_ps(av, b0, x[i][0]);
+			if (nv == 2)
+				x[i][1] = _mm512_fmadd_ps(av, b1, x[i][1]);
+		}
+		a += ak;
+		b += ldb;
+	}
+	/* unrolled with constant i, so that x stays in registers */
+	UNROLL
+	for (i = 0; i < MR; i++) {
+		float *ci = c + i * ldc;
+		__m512 y0 = x[i][0], y1 = x[i][1];
+
+		if (i >= mr)
+			break;
+
+		if (old) {
+			y0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, ci), y0);
+			y1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, ci + 16), y1);
+		}
+		if (bias) {
+			y0 = _mm512_add_ps(y0, _mm512_maskz_loadu_ps(m0, bias));
+			y1 = _mm512_add_ps(y1, _mm512_maskz_loadu_ps(m1, bias + 16));
+		}
+		if (res) {
+			const float *ri = res + i * ldc;
+
+			y0 = _mm512_add_ps(y0, _mm512_maskz_loadu_ps(m0, ri));
+			y1 = _mm512_add_ps(y1, _mm512_maskz_loadu_ps(m1, ri + 16));
+		}
+		_mm512_mask_storeu_ps(ci, m0, y0);
+		if (nv == 2)
+			_mm512_mask_storeu_ps(ci + 16, m1, y1);
+	}
+}
+
+/* the four forms: rows of a row-major a (a(i,k) at a[i ai + k]) or MR
+ * consecutive values a k (a[i + k ak]); one vector of columns or two.
+ * Each a function of its own, whose registers hold the tile. */
+#define UKERNEL(name, AI, AK, NV) \
+__attribute__((noinline)) AVX512 static void \
+name(long kc, const float *a, long ai, long ak, const float *b, long ldb, \
+     float *c, long ldc, int mr, __mmask16 m0, __mmask16 m1, int old, \
+     const float *bias, const float *res) \
+{ \
+	(void)ai, (void)ak; \
+	ukernel(kc, a, AI, AK, b, ldb, NV, c, ldc, mr, m0, m1, old, bias, res); \
+}
+UKERNEL(ukernel_rows1, ai, 1, 1)
+UKERNEL(ukernel_rows2, ai, 1, 2)
+UKERNEL(ukernel_cols1, 1, ak, 1)
+UKERNEL(ukernel_cols2, 1, ak, 2)
+
+/*
+ * b is packed a block at a time, unless its rows are rows in memory (bj
+ * 1) and there are too few rows of a (M < INPLACE) to pay for the copy:
+ * then it is read where it is.  a is read where it is when its rows are
+ * (ak 1), a last group of fewer than MR rows copied out; else it is
+ * packed too, MC rows at a time.
+ */
+AVX512 static void
+gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
+            const float *b, long bk, long bj, const float *bpre, float *c,
+            long ldc, int acc, const float *bias, const float *res)
+{
+	_Alignas(64) float at[GEMM_KC * MR + 16];
+	long jc, pc, mc, ic, p, npad = (N + NR - 1) / NR * NR;
+
+	for (jc = 0; jc < N; jc += NC) {
+		long nc = N - jc < NC ? N - jc : NC, np = (nc + NR - 1) / NR;
+
+		for (pc = 0; pc < K; pc += GEMM_KC) {
+			long kc = K - pc < GEMM_KC ? K - pc : GEMM_KC;
+			int old = acc || pc > 0, last = pc + kc == K;
+			const float *bb = b + pc * bk + jc * bj, *bpk = bpack;
+			int packed = bpre || bj != 1 || M >= INPLACE;
+
+			if (bpre)
+				bpk = bpre + pc * npad + jc * kc;
+			else if (packed)
+				pack_b(bpack, bb, bk, bj, kc, nc);
+			for (mc = 0; mc < M; mc += MC) {
+				long mcc = M - mc < MC ? M - mc : MC;
+
+				if (ak != 1)
+					pack_a(apack, a + mc * ai + pc * ak, ai, ak, kc, mcc);
+				for (ic = mc; ic < mc + mcc; ic += MR) {
+					int mr = M - ic < MR ? (int)(M - ic) : MR;
+					const float *ap = a + ic * ai + pc * ak;
+					long sai = ai, sak = ak;
+
+					if (ak != 1) {
+						ap = apack + (ic - mc) * kc, sai = 1, sak = MR;
+					} else if (mr < MR) {
+						pack_tail(at, ap, ai, kc, mr);
+						ap = at, sai = 1, sak = MR;
+					}
+					for (p = 0; p < np; p++) {
+						long j = jc + p * NR, w = nc - p * NR;
+						const float *bp = packed ? bpk + p * kc * NR :
+						                  bb + p * NR;
+						long ldb = packed ? NR : bk;
+						float *cp = c + ic * ldc + j;
+						const float *bi = last && bias ? bias + j : NULL;
+						const float *ri = last && res ? res + ic * ldc + j :
+						                  NULL;
+						__mmask16 m0 = lanes(w), m1 = lanes(w - 16);
+
+						if (sak == 1 && w > 16)
+							ukernel_rows2(kc, ap, sai, sak, bp, ldb, cp, ldc,
+							              mr, m0, m1, old, bi, ri);
+						else if (sak == 1)
+							ukernel_rows1(kc, ap, sai, sak, bp, ldb, cp, ldc,
+							              mr, m0, m1, old, bi, ri);
+						else if (w > 16)
+							ukernel_cols2(kc, ap, sai, sak, bp, ldb, cp, ldc,
+							              mr, m0, m1, old, bi, ri);
+						else
+							ukernel_cols1(kc, ap, sai, sak, bp, ldb, cp, ldc,
+							              mr, m0, m1, old, bi, ri);
+					}
+				}
+			}
+		}
+	}
+}
+/* all of b, block after block of GEMM_KC rows */
+AVX512 static void
+pack_all(float *bp, long N, long K, const float *b, long bk, long bj)
+{
+	long pc, npad = (N + NR - 1) / NR * NR;
+
+	for (pc = 0; pc < K; pc += GEMM_KC)
+		pack_b(bp + pc * npad, b + pc * bk, bk, bj,
+		       K - pc < GEMM_KC ? K - pc : GEMM_KC, N);
+}
+#else
+int
+gemm_native(void)
+{
+	return 0;
+}
+#endif
+
+/* OpenBLAS: c set to [c +] bias [+ res] first, then c += a b */
+static void
+gemm_blas(long M, long N, long K, const float *a, long ai, long ak,
+          const float *b, long bk, long bj, float *c, long ldc, int acc,
+          const float *bias, const float *res)
+{
+	long i, j;
+	float beta = acc || bias || res ? 1.0f : 0.0f;
+
+	for (i = 0; i < M && (bias || res); i++) {
+		float *ci = c + i * ldc;
+
+		for (j = 0; j < N; j++)
+			ci[j] = (acc ? ci[j] : 0.0f) + (bias ? bias[j] : 0.0f) +
+			        (res ? res[i * ldc + j] : 0.0f);
+	}
+	if (K > 0)
+		cblas_sgemm(CblasRowMajor, ak == 1 ? CblasNoTrans : CblasTrans,
+		            bj == 1 ? CblasNoTrans : CblasTrans, M, N, K, 1.0f, a,
+		            ak == 1 ? ai : ak, b, bj == 1 ? bk : bj, beta, c, ldc);
+	else if (!beta)
+		for (i = 0; i < M; i++)
+			memset(c + i * ldc, 0, N * sizeof(*c));
+}
+
+size_t
+gemm_packsize(long N, long K)
+{
+	return (size_t)K * ((N + 31) / 32 * 32);
+}
+
+void
+gemm_pack(float *bp, long N, long K, const float *b, long bk, long bj)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (gemm_native())
+		pack_all(bp, N, K, b, bk, bj);
+#else
+	(void)bp, (void)N, (void)K, (void)b, (void)bk, (void)bj;
+#endif
+}
+
+void
+gemm(long M, long N, long K, const float *a, long ai, long ak,
+     const float *b, long bk, long bj, const float *bp, float *c, long ldc,
+     int acc, const float *bias, const float *res)
+{
+	if (M <= 0 || N <= 0)
+		return;
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (K > 0 && gemm_native()) {
+		gemm_avx512(M, N, K, a, ai, ak, b, bk, bj, bp, c, ldc, acc, bias,
+		            res);
+		return;
+	}
+#endif
+	gemm_blas(M, N, K, a, ai, ak, b, bk, bj, c, ldc, acc, bias, res);
+}
