@@ -65,6 +65,7 @@ LDLIBS_augraph = $(LIBLAPACK) $(LIBZ) $(LIBM)
 LDLIBS_mim-train = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_encode = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_probe = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
+LDLIBS_finetune = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_mkfixture = $(LIBPNG) $(LIBJPEG) $(LIBZ) $(LIBM)
 LDLIBS_unit-tensor = $(LIBZ) $(LIBM)
 LDLIBS_unit-image = $(LIBARCHIVE) $(LIBPNG) $(LIBJPEG) $(LIBZ) $(LIBM)
@@ -75,7 +76,9 @@ LDLIBS_unit-metrics = $(LIBZ) $(LIBM)
 LDLIBS_unit-augraph = $(LIBLAPACK) $(LIBZ) $(LIBM)
 LDLIBS_unit-layers = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_unit-vit = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
+LDLIBS_unit-classifier = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_vitdump = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
+LDLIBS_ftdump = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_unit-probe = $(LIBBLAS) $(LIBZ) $(LIBM) -fopenmp
 LDLIBS_unit-util = $(LIBM)
 LDLIBS_fuzz-tsr = $(LIBZ) $(LIBM)
@@ -113,7 +116,7 @@ $(O)/tools/%.o: tools/%.c lib/*.h config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Ilib -c -o $@ $<
 
-$(O)/tests/%.o: tests/unit/%.c tests/unit/tap.h lib/*.h config.mk
+$(O)/tests/%.o: tests/unit/%.c tests/unit/*.h lib/*.h config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Ilib -c -o $@ $<
 

@@ -33,27 +33,7 @@ def main(path, batch, threads):
     N, L, P = x.shape
     D, depth, heads = 128, 4, 4
     g = int(round(L ** .5))
-    p = {}
-
-    def lin(n, o, i):
-        w = torch.empty(o, i)
-        torch.nn.init.xavier_uniform_(w)
-        p[n + ".weight"], p[n + ".bias"] = w, torch.zeros(o)
-
-    def ln(n, d):
-        p[n + ".weight"], p[n + ".bias"] = torch.ones(d), torch.zeros(d)
-
-    lin("enc.patch_embed", D, P)
-    p["enc.cls_token"] = torch.randn(D) * .02
-    for i in range(depth):
-        pre = "enc.blk.%d." % i
-        ln(pre + "norm1", D)
-        lin(pre + "attn.qkv", 3 * D, D)
-        lin(pre + "attn.proj", D, D)
-        ln(pre + "norm2", D)
-        lin(pre + "mlp.fc1", 4 * D, D)
-        lin(pre + "mlp.fc2", D, 4 * D)
-    ln("enc.norm", D)
+    p = parity.init_params(P, D, depth)
     pos = torch.from_numpy(parity.sincos_2d(D, g, g)).float()
     s = 0.0
     with torch.no_grad():

@@ -33,35 +33,7 @@ def main(path, steps, batch, threads):
            "dec_dim": str(E), "depth": "4", "heads": "4", "dec_depth": "2",
            "dec_heads": "4", "mask_ratio": "0.75", "target": "pixel",
            "norm_pix": "0", "smoothing": "0"}
-    p = {}
-
-    def lin(n, o, i):
-        w = torch.empty(o, i)
-        torch.nn.init.xavier_uniform_(w)
-        p[n + ".weight"], p[n + ".bias"] = w, torch.zeros(o)
-
-    def ln(n, d):
-        p[n + ".weight"], p[n + ".bias"] = torch.ones(d), torch.zeros(d)
-
-    def blk(pre, d):
-        ln(pre + "norm1", d)
-        lin(pre + "attn.qkv", 3 * d, d)
-        lin(pre + "attn.proj", d, d)
-        ln(pre + "norm2", d)
-        lin(pre + "mlp.fc1", 4 * d, d)
-        lin(pre + "mlp.fc2", d, 4 * d)
-
-    lin("enc.patch_embed", D, P)
-    p["enc.cls_token"] = torch.randn(D) * .02
-    for i in range(4):
-        blk("enc.blk.%d." % i, D)
-    ln("enc.norm", D)
-    lin("dec.embed", E, D)
-    p["dec.mask_token"] = torch.randn(E) * .02
-    for i in range(2):
-        blk("dec.blk.%d." % i, E)
-    ln("dec.norm", E)
-    lin("dec.pred", P, E)
+    p = parity.init_params(P, D, 4, E, 2, P)
     for t in p.values():
         t.requires_grad_()
     opt = torch.optim.AdamW(p.values(), lr=1.5e-4 * B / 256,

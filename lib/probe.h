@@ -1,11 +1,11 @@
 /* See LICENSE file for copyright and license details. */
 /*
- * probe: what judging an encoder takes -- loading it from a mim-train
- * checkpoint, running it on every patch (no masking), and the two
- * classifiers of the evaluation protocols: a linear probe (features
- * standardised with the training set's mean and standard deviation, as
- * a BatchNorm without affine; multinomial logistic regression with L2,
- * solved by L-BFGS) and DINO's weighted k-NN.
+ * probe: the two classifiers of the evaluation protocols that judge an
+ * encoder's features (encoder.h loads and runs the encoder): a linear
+ * probe (features standardised with the training set's mean and
+ * standard deviation, as a BatchNorm without affine; multinomial
+ * logistic regression with L2, solved by L-BFGS) and DINO's weighted
+ * k-NN.
  *
  * Dimensions: n images, L patches, P patch values, D feature width,
  * K classes.  Labels are int32 in [0, K).
@@ -18,47 +18,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-
-#include "vit.h"
-
-/* ------------------------------------------------------------------ */
-/* the encoder                                                         */
-
-/*
- * Reads a mim-train checkpoint (formats/checkpoint.md) from fp (named
- * name in messages) and builds v with its configuration, but mask ratio
- * 0 (every patch visible) and room for maxB images.  The encoder's
- * parameters (enc.*) must all be there with their shapes; the decoder's
- * are loaded if present, opt.* and rng are ignored.
- */
-/*
- * 0 if x, u8 or f32 patches (n, L, P) with the patch_size, channels and
- * grid meta where given, fit the encoder of v; else -1 and msg says what
- * differs from what the checkpoint was trained on.
- */
-struct tensor;
-int probe_check_patches(const struct vit *v, const struct tensor *x,
-                        char *msg, size_t msglen);
-int probe_load_ckpt(struct vit *v, FILE *fp, const char *name, int maxB,
-                    char *msg, size_t msglen);
-
-/*
- * Loads path: a timm ViT if its name ends in ".safetensors"
- * (safetensors.h; its layer norms' eps in v->c.lneps), else a mim-train
- * checkpoint.  NULL or "-" is stdin, a checkpoint.
- */
-int probe_load_model(struct vit *v, const char *path, int maxB, char *msg,
-                     size_t msglen);
-
-/*
- * Runs the encoder (vit_encode) on n images, maxB at a time: x (n,L,P);
- * any output may be NULL.  feat (n,L,D) the final norm's output for
- * every patch, pooled (n,D) its mean over the L patches, cls (n,D) the
- * CLS row.
- */
-void probe_encode(struct vit *v, const float *x, size_t n, float *feat,
-                  float *pooled, float *cls);
 
 /* ------------------------------------------------------------------ */
 /* L-BFGS                                                              */

@@ -453,3 +453,11 @@ rng_uniform(struct rng *r)
 {
 	return (rng_u64(r) >> 11) * 0x1.0p-53;
 }
+
+double
+rng_normal(struct rng *r)
+{
+	double u1 = 1.0 - rng_uniform(r), u2 = rng_uniform(r);
+
+	return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}

@@ -107,6 +107,8 @@ void rng_seed(struct rng *, uint64_t seed, uint64_t stream);
 uint64_t rng_u64(struct rng *);
 uint32_t rng_below(struct rng *, uint32_t n); /* uniform in [0, n) */
 double rng_uniform(struct rng *);             /* uniform in [0, 1) */
+/* standard normal (Box-Muller, the cosine branch): two uniforms a draw */
+double rng_normal(struct rng *);
 /* splitmix64's finaliser: a bijection of 64 bits that mixes them well */
 uint64_t mix64(uint64_t);
 

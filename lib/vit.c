@@ -424,14 +424,6 @@ vit_param(const struct vit *v, const char *name)
 	return NULL;
 }
 
-static double
-normal(struct rng *r)
-{
-	double u1 = 1.0 - rng_uniform(r), u2 = rng_uniform(r);
-
-	return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
 void
 vit_init(struct vit *v, uint64_t seed)
 {
@@ -448,7 +440,7 @@ vit_init(struct vit *v, uint64_t seed)
 
 		if (!strcmp(s, "cls_token") || !strcmp(s, "mask_token")) {
 			for (j = 0; j < t->n; j++)
-				p[j] = (float)(0.02 * normal(&r));
+				p[j] = (float)(0.02 * rng_normal(&r));
 		} else if (t->rank == 2) {
 			/* xavier_uniform: fan_out dims[0], fan_in dims[1] */
 			double b = sqrt(6.0 / (t->dims[0] + t->dims[1]));
@@ -691,16 +683,55 @@ enc_end(const struct vit *v)
 /* forward                                                             */
 
 /*
+ * Drop path (stochastic depth) on the rows of ns samples of T tokens, C
+ * wide: out = x + s[b] out, s[b] the scale of sample b's branch, 0
+ * (dropped) or 1 / (1 - rate) (kept).  scale_rows is its backward:
+ * out = s[b] g.
+ */
+static void
+droppath_rows(float *out, const float *x, const float *s, int ns, int T,
+              int C)
+{
+	size_t r, n = (size_t)ns * T;
+	int c;
+
+	for (r = 0; r < n; r++) {
+		float *o = out + r * C, sb = s[r / T];
+		const float *xr = x + r * C;
+
+		for (c = 0; c < C; c++)
+			o[c] = xr[c] + sb * o[c];
+	}
+}
+
+static void
+scale_rows(float *out, const float *g, const float *s, int ns, int T, int C)
+{
+	size_t r, n = (size_t)ns * T;
+	int c;
+
+	for (r = 0; r < n; r++) {
+		float *o = out + r * C, sb = s[r / T];
+		const float *gr = g + r * C;
+
+		for (c = 0; c < C; c++)
+			o[c] = sb * gr[c];
+	}
+}
+
+/*
  * The forward pass of a block on ns samples of T tokens: x (their rows,
  * C wide) in, out out; the activations at sample sb of a's tensors (the
  * samples' own, or a thread's scratch in vit_encode); train: keep
- * GELU's derivative for the backward pass.
+ * GELU's derivative for the backward pass; dp NULL, or the drop-path
+ * scales of the samples' attention branches, dp + B their MLP
+ * branches'.
  */
 static void
 block_forward(const struct vit *v, const struct vit_blockw *w,
               const struct vit_blockw *wp, const struct vit_blocka *a,
               int sb, int ns, const float *x, float *out, int T, int C,
-              int NH, int train)
+              int NH, int train, const float *dp)
 {
 	int H = v->c.mlp * C, n = ns * T;
 	long ar = (long)sb * T;
@@ -716,13 +747,22 @@ block_forward(const struct vit *v, const struct vit_blockw *w,
 	attention_forward(atty, a->att + (size_t)sb * NH * T * T, qkv, ns, T, C,
 	                  NH);
 	/* r1 = x + proj(atty) */
-	linear_forward(r1, atty, w->projw, wp->projw, w->projb, x, n, C, C);
+	if (dp) {
+		linear_forward(r1, atty, w->projw, wp->projw, w->projb, NULL, n, C,
+		               C);
+		droppath_rows(r1, x, dp, ns, T, C);
+	} else
+		linear_forward(r1, atty, w->projw, wp->projw, w->projb, x, n, C, C);
 	layernorm_forward(ln2, a->ln2m + ar, a->ln2r + ar, r1, w->ln2w, w->ln2b,
 	                  n, C, eps);
 	linear_forward(fcg, ln2, w->fc1w, wp->fc1w, w->fc1b, NULL, n, C, H);
 	gelu_forward(fcg, train ? fcd : NULL, fcg, (size_t)n * H);
 	/* out = r1 + fc2(gelu) */
-	linear_forward(out, fcg, w->fc2w, wp->fc2w, w->fc2b, r1, n, H, C);
+	if (dp) {
+		linear_forward(out, fcg, w->fc2w, wp->fc2w, w->fc2b, NULL, n, H, C);
+		droppath_rows(out, r1, dp + v->B, ns, T, C);
+	} else
+		linear_forward(out, fcg, w->fc2w, wp->fc2w, w->fc2b, r1, n, H, C);
 }
 
 /*
@@ -731,11 +771,12 @@ block_forward(const struct vit *v, const struct vit_blockw *w,
  * added, the blocks, the final norm into a.eln.  keep: every activation
  * at the samples' rows, for the backward pass; else (vit_encode) the
  * blocks' at those of sample sb, where this thread's samples start and
- * which only it uses, block after block.
+ * which only it uses, block after block.  dpath NULL, or drop-path
+ * scales as v->dpath (with keep only).
  */
 static void
 encoder_chunk(struct vit *v, const float *patches, int s0, int s1,
-              int keep, int sb)
+              int keep, int sb, const float *dpath)
 {
 	const struct vit_config *c = &v->c;
 	struct vit_a *a = &v->a;
@@ -773,7 +814,8 @@ encoder_chunk(struct vit *v, const float *patches, int s0, int s1,
 		              sb, ns,
 		              a->ex[keep ? i : i % 2] + ar * D,
 		              a->ex[keep ? i + 1 : (i + 1) % 2] + ar * D, Te, D,
-		              c->heads, keep);
+		              c->heads, keep,
+		              dpath ? dpath + (size_t)2 * i * v->B + s0 : NULL);
 	x = a->ex[keep ? c->depth : c->depth % 2] + ar * D;
 	ar = (long)s0 * Te;
 	layernorm_forward(a->eln + ar * D, a->elnm + ar, a->elnr + ar, x, w->enw,
@@ -815,7 +857,7 @@ decoder_chunk(struct vit *v, const float *patches, const int32_t *tokens,
 	for (i = 0; i < c->ddepth; i++)
 		block_forward(v, &w->dec[i], &v->wp.dec[i], &a->dec[i], s0, ns,
 		              a->dx[i] + rd * E, a->dx[i + 1] + rd * E, Td, E,
-		              c->dheads, 1);
+		              c->dheads, 1, NULL);
 	layernorm_forward(a->dln + rd * E, a->dlnm + rd, a->dlnr + rd,
 	                  a->dx[c->ddepth] + rd * E, w->dnw, w->dnb, n, E,
 	                  c->lneps);
@@ -860,7 +902,7 @@ vit_forward(struct vit *v, const float *patches, const int32_t *tokens)
 		pack_weights(v, 0, v->npt, 0);
 		my_samples(B, &b0, &b1);
 		for (s = b0; s < b1; s += ce)
-			encoder_chunk(v, patches, s, MIN(s + ce, b1), 1, 0);
+			encoder_chunk(v, patches, s, MIN(s + ce, b1), 1, 0, NULL);
 		for (s = b0; s < b1; s += cd)
 			decoder_chunk(v, patches, tokens, s, MIN(s + cd, b1));
 	}
@@ -870,8 +912,9 @@ vit_forward(struct vit *v, const float *patches, const int32_t *tokens)
 	return v->loss;
 }
 
-int
-vit_encode(struct vit *v, const float *patches, int B)
+/* vit_encode, keeping every activation with keep */
+static int
+encode(struct vit *v, const float *patches, int B, int keep)
 {
 	int L = v->L, b, i, nthr = team(v);
 
@@ -890,9 +933,22 @@ vit_encode(struct vit *v, const float *patches, int B)
 		pack_weights(v, 0, enc_end(v), 0);
 		my_samples(B, &b0, &b1);
 		for (s = b0; s < b1; s += ce)
-			encoder_chunk(v, patches, s, MIN(s + ce, b1), 0, b0);
+			encoder_chunk(v, patches, s, MIN(s + ce, b1), keep, b0,
+			              keep ? v->dpath : NULL);
 	}
 	return 0;
+}
+
+int
+vit_encode(struct vit *v, const float *patches, int B)
+{
+	return encode(v, patches, B, 0);
+}
+
+int
+vit_encode_train(struct vit *v, const float *patches, int B)
+{
+	return encode(v, patches, B, 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -986,28 +1042,41 @@ range_done(struct vit *v, int r, size_t lo, size_t hi)
 /*
  * The backward pass of a block on ns samples from s0 of T tokens: dy
  * (their rows) the gradient of its output, dx that of its input x; the
- * parameters' gradients into g, the scratch of sc.
+ * parameters' gradients into g, the scratch of sc; dp as
+ * block_forward's.
  */
 static void
 block_backward(const struct vit *v, const struct vit_blockw *w,
                const struct vit_blockw *wp, const struct vit_blockw *g,
                const struct vit_blocka *a, const struct chunkg *sc, int s0,
                int ns, const float *x, const float *dy, float *dx, int T,
-               int C, int NH)
+               int C, int NH, const float *dp)
 {
 	int H = v->c.mlp * C, n = ns * T;
 	long ar = (long)s0 * T;
+	const float *db = dy;
 
 	/* every scratch gradient is written whole, so none needs zeroing
-	 * first; the residual stream's joins in the layer norms' */
-	linear_backward(sc->fc, g->fc2w, g->fc2b, dy, a->fcg + ar * H, w->fc2w,
+	 * first; the residual stream's joins in the layer norms'; with drop
+	 * path a branch's gradient is scaled into sc->ln, free until fc1's
+	 * and qkv's backward write it */
+	if (dp) {
+		scale_rows(sc->ln, dy, dp + v->B, ns, T, C);
+		db = sc->ln;
+	}
+	linear_backward(sc->fc, g->fc2w, g->fc2b, db, a->fcg + ar * H, w->fc2w,
 	                wp->fc2w, n, H, C);
 	gelu_backward(sc->fc, a->fcd + ar * H, sc->fc, (size_t)n * H);
 	linear_backward(sc->ln, g->fc1w, g->fc1b, sc->fc, a->ln2 + ar * C,
 	                w->fc1w, wp->fc1w, n, C, H);
 	layernorm_backward(sc->r1, dy, g->ln2w, g->ln2b, sc->ln, a->r1 + ar * C,
 	                   w->ln2w, a->ln2m + ar, a->ln2r + ar, n, C);
-	linear_backward(sc->atty, g->projw, g->projb, sc->r1, a->atty + ar * C,
+	db = sc->r1;
+	if (dp) {
+		scale_rows(sc->ln, sc->r1, dp, ns, T, C);
+		db = sc->ln;
+	}
+	linear_backward(sc->atty, g->projw, g->projb, db, a->atty + ar * C,
 	                w->projw, wp->projw, n, C, C);
 	attention_backward(sc->qkv, sc->att, sc->atty, a->qkv + ar * 3 * C,
 	                   a->att + (size_t)s0 * NH * T * T, ns, T, C, NH);
@@ -1019,13 +1088,15 @@ block_backward(const struct vit *v, const struct vit_blockw *w,
 
 /* the backward pass of the blocks of a stack (enc or dec), from the
  * last, on this thread's samples [b0, b1); the gradient of the stack's
- * output in *dy, that of its input there at the end */
+ * output in *dy, that of its input there at the end; dpath NULL or
+ * v->dpath */
 static void
 stack_backward(struct vit *v, const struct vit_blockw *w,
                const struct vit_blockw *wp, const struct vit_blockw *g,
                const struct vit_blocka *a,
                float *const *x, int depth, float **dy, float **dx, int b0,
-               int b1, int T, int C, int NH, int *r, size_t *lo)
+               int b1, int T, int C, int NH, int *r, size_t *lo,
+               const float *dpath)
 {
 	struct chunkg sc;
 	int cs = chunk_samples(T), i, s;
@@ -1041,7 +1112,8 @@ stack_backward(struct vit *v, const struct vit_blockw *w,
 			size_t o = (size_t)s * T * C;
 
 			block_backward(v, &w[i], &wp[i], &gs, &a[i], &sc, s, ns,
-			               x[i] + o, *dy + o, *dx + o, T, C, NH);
+			               x[i] + o, *dy + o, *dx + o, T, C, NH,
+			               dpath ? dpath + (size_t)2 * i * v->B + s : NULL);
 		}
 		range_done(v, *r, lo[*r], lo[*r - 1]);
 		t = *dy, *dy = *dx, *dx = t;
@@ -1097,7 +1169,7 @@ vit_backward(struct vit *v)
 
 		stack_backward(v, w->dec, v->wp.dec, g->dec, a->dec, a->dx,
 		               c->ddepth, &dy, &dx, b0, b1, Td, E, c->dheads, &r,
-		               lo + 1);
+		               lo + 1, NULL);
 
 		/* un-place: visible rows back to the embedding, the rest to
 		 * the mask token, summed in a fixed order */
@@ -1135,7 +1207,7 @@ vit_backward(struct vit *v)
 		r++;
 
 		stack_backward(v, w->enc, v->wp.enc, g->enc, a->enc, a->ex, c->depth,
-		               &dy, &dx, b0, b1, Te, D, c->heads, &r, lo + 1);
+		               &dy, &dx, b0, b1, Te, D, c->heads, &r, lo + 1, NULL);
 
 		/* CLS and patch embedding */
 		k = sink(v, r, lo[r + 1]);
@@ -1153,4 +1225,68 @@ vit_backward(struct vit *v)
 		range_done(v, r, lo[r + 1], lo[r]);
 	}
 	v->gzero = 0;
+}
+
+float *
+vit_encode_backward(struct vit *v, int norm)
+{
+	const struct vit_config *c = &v->c;
+	struct vit_a *a = &v->a;
+	const struct vit_w *w = &v->w;
+	const struct vit_w *g = &v->g;
+	int B = v->B, L = v->L, P = v->P, D = c->dim, Te = 1 + L;
+	int nthr = team(v), r0 = 1 + c->ddepth;
+	size_t lo[2 * VIT_MAXDEPTH + 4];
+	float *in = a->g0, *out = a->g1;
+
+	ranges(v, lo + 1);
+	lo[0] = v->nparams; /* range r is [lo[r + 1], lo[r]) */
+	if (norm)
+		in = a->g1, out = a->g0;
+	OMP_TEAM
+	{
+		int b0, b1, b, d, nb, r = r0;
+		float *dy = in, *dx = out;
+		struct sink k;
+		long re;
+
+		pack_weights(v, 1, enc_end(v), 1);
+		my_samples(B, &b0, &b1);
+		nb = b1 - b0;
+		re = (long)b0 * Te;
+
+		/* the final norm (or, unused, its gradient zero) and the
+		 * rest of its range, the decoder's embedding and mask token,
+		 * whose gradients are not the loss's */
+		k = sink(v, r, lo[r + 1]);
+		if (norm)
+			layernorm_backward(dy + re * D, NULL, sunk(&k, g->enw),
+			                   sunk(&k, g->enb), dx + re * D,
+			                   a->ex[c->depth] + re * D, w->enw,
+			                   a->elnm + re, a->elnr + re, nb * Te, D);
+		range_done(v, r, lo[r + 1], lo[r]);
+		r++;
+
+		stack_backward(v, w->enc, v->wp.enc, g->enc, a->enc, a->ex, c->depth,
+		               &dy, &dx, b0, b1, Te, D, c->heads, &r, lo + 1,
+		               v->dpath);
+
+		/* CLS and patch embedding, as vit_backward */
+		k = sink(v, r, lo[r + 1]);
+		for (b = b0; b < b1; b++) {
+			float *gc = sunk(&k, g->cls);
+
+			for (d = 0; d < D; d++)
+				gc[d] += dy[(size_t)b * Te * D + d];
+			memcpy(a->gpe + (size_t)b * L * D, dy + ((size_t)b * Te + 1) * D,
+			       (size_t)L * D * sizeof(float));
+		}
+		linear_backward(NULL, sunk(&k, g->pew), sunk(&k, g->peb),
+		                a->gpe + (long)b0 * L * D, a->xv + (long)b0 * L * P,
+		                w->pew, NULL, nb * L, P, D);
+		range_done(v, r, lo[r + 1], lo[r]);
+	}
+	v->gzero = 0;
+	/* the stack swaps the two depth times */
+	return c->depth % 2 ? out : in;
 }

@@ -122,6 +122,10 @@ struct vit {
 	double *rowloss;             /* (B,Td) the loss of each row */
 	double count;                /* rows the loss averages over */
 	float loss;
+	/* NULL, or drop-path scales (depth, 2, B) for vit_encode_train
+	 * and vit_encode_backward: block i's attention and MLP branches of
+	 * sample b are scaled by dpath[(2i + 0 or 1) B + b], 0 or 1/keep */
+	const float *dpath;
 	/* the threads (layers_threads at vit_build), and theirs: */
 	int nthr;
 	size_t nwork, nslab;         /* floats each */
@@ -166,6 +170,24 @@ void vit_backward(struct vit *);
  * V != L or B is out of range.
  */
 int vit_encode(struct vit *, const float *patches, int B);
+/*
+ * vit_encode for training it (finetune): the same output, keeping every
+ * activation (a.ex[0..depth] (B,1+L,D), the blocks') for
+ * vit_encode_backward, with drop path v->dpath.
+ */
+int vit_encode_train(struct vit *, const float *patches, int B);
+/*
+ * The backward pass of the last vit_encode_train: the caller writes the
+ * gradient of the loss into a.g0 (B,1+L,D), at the final norm's output
+ * a.eln if norm, else at the last block's output a.ex[depth] (the final
+ * norm unused: its gradient is zero).  The gradients of the encoder's
+ * parameters (enc.*) are added into v->grads as vit_backward adds them
+ * (after vit_zero_grad they replace what was there); the decoder's are
+ * not the loss's.  The return value is the gradient at the blocks'
+ * input a.ex[0] (B,1+L,D), in a.g0 or a.g1 (for a learned position
+ * embedding).
+ */
+float *vit_encode_backward(struct vit *, int norm);
 /* a parameter by name, or NULL */
 const struct vit_tensor *vit_param(const struct vit *, const char *name);
 

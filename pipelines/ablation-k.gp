@@ -1,9 +1,11 @@
 # Linear-probe accuracy against K, pixel K-means and feature K-means on
-# each teacher's features, with the untrained encoder as a dashed line.
-#   gnuplot -e "in='ablation-k.tsv'; out='x.png'; data='Fashion-MNIST'; budget='2'; seeds='0 1'" ablation-k.gp
+# each teacher's features, with the untrained encoder as a dashed line;
+# with ft=1 also the fine-tuning accuracy of each (dotted, open points).
+#   gnuplot -e "in='ablation-k.tsv'; out='x.png'; data='Fashion-MNIST'; budget='2'; seeds='0 1'; ft=0" ablation-k.gp
 # in: the table of ablation.mk (columns tokenizer, k, tcas, nmi, alpha,
-# lambda, bound, linear, linear_sd, knn, seeds; its first row the
-# untrained encoder)
+# lambda, bound, linear, linear_sd, knn, with ft=1 finetune and
+# finetune_sd, seeds; its first row the untrained encoder)
+if (!exists("ft")) ft = 0
 set terminal pngcairo size 860,560 font ",11"
 set output out
 set datafile separator "\t"
@@ -13,15 +15,34 @@ set logscale x 2
 set key bottom right
 set title sprintf("%s: ablation on K (ClusterMIM, %s epoch(s) of training, seeds %s)", data, budget, seeds)
 set xlabel "K, the number of tokens"
-set ylabel "linear-probe test accuracy (%)"
+set ylabel ft ? "test accuracy (%): linear probe, fine-tuning" : "linear-probe test accuracy (%)"
 # the rows whose tokenizer name starts with p
 is(p) = strstrt(strcol(1), p) == 1
 sd = 'strcol(9) eq "-" ? 0 : $9'
+fsd = 'strcol(12) eq "-" ? 0 : $12'
 stats in using (is("untrained") ? $8 : NaN) skip 1 name "U" nooutput
-plot in using 2:(is("pixel-") ? $8 : NaN):(@sd) skip 1 \
-        with yerrorlines pt 7 lw 2 title "pixel K-means", \
-     in using 2:(is("feature-") ? $8 : NaN):(@sd) skip 1 \
-        with yerrorlines pt 5 lw 2 title "feature K-means, MAE teacher", \
-     in using 2:(is("cmfeature-") ? $8 : NaN):(@sd) skip 1 \
-        with yerrorlines pt 9 lw 2 title "feature K-means, ClusterMIM teacher", \
-     U_max with lines dt 2 lw 2 lc rgb "#d62728" title "untrained encoder"
+if (ft) {
+	stats in using (is("untrained") ? $11 : NaN) skip 1 name "UF" nooutput
+	plot in using 2:(is("pixel-") ? $8 : NaN):(@sd) skip 1 \
+	        with yerrorlines pt 7 lw 2 lc 1 title "pixel K-means", \
+	     in using 2:(is("feature-") ? $8 : NaN):(@sd) skip 1 \
+	        with yerrorlines pt 5 lw 2 lc 2 title "feature K-means, MAE teacher", \
+	     in using 2:(is("cmfeature-") ? $8 : NaN):(@sd) skip 1 \
+	        with yerrorlines pt 9 lw 2 lc 3 title "feature K-means, ClusterMIM teacher", \
+	     U_max with lines dt 2 lw 2 lc rgb "#d62728" title "untrained encoder", \
+	     in using 2:(is("pixel-") ? $11 : NaN):(@fsd) skip 1 \
+	        with yerrorlines pt 6 dt 3 lw 2 lc 1 title "pixel K-means, fine-tuned", \
+	     in using 2:(is("feature-") ? $11 : NaN):(@fsd) skip 1 \
+	        with yerrorlines pt 4 dt 3 lw 2 lc 2 title "MAE teacher, fine-tuned", \
+	     in using 2:(is("cmfeature-") ? $11 : NaN):(@fsd) skip 1 \
+	        with yerrorlines pt 8 dt 3 lw 2 lc 3 title "ClusterMIM teacher, fine-tuned", \
+	     UF_max with lines dt 3 lw 2 lc rgb "#d62728" title "untrained encoder, fine-tuned"
+} else {
+	plot in using 2:(is("pixel-") ? $8 : NaN):(@sd) skip 1 \
+	        with yerrorlines pt 7 lw 2 title "pixel K-means", \
+	     in using 2:(is("feature-") ? $8 : NaN):(@sd) skip 1 \
+	        with yerrorlines pt 5 lw 2 title "feature K-means, MAE teacher", \
+	     in using 2:(is("cmfeature-") ? $8 : NaN):(@sd) skip 1 \
+	        with yerrorlines pt 9 lw 2 title "feature K-means, ClusterMIM teacher", \
+	     U_max with lines dt 2 lw 2 lc rgb "#d62728" title "untrained encoder"
+}

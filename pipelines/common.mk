@@ -30,6 +30,11 @@
 #   eE/sS/BLR/RUN.tsv, .time    its log; its wall s and peak KiB
 #   eE/sS/BLR/RUN.probe         its linear probe and k-NN, test set
 #   eE/sS/BLR/RUN.val           the same on the validation split
+#   eE/sS/BLR/RUN.ft            its encoder fine-tuned with labels
+#                               (finetune, with FINETUNE=1), judged on
+#                               the test set; RUN.ft.tsr the fine-tuned
+#                               model (RUN.ft.tsr.part while it runs)
+#   eE/sS/BLR/RUN.ft.tsv, .time its log; its wall s and peak KiB
 #   blr.mk                      the learning rates the validation split
 #                               chose (with LR_SWEEP)
 #
@@ -46,6 +51,10 @@
 #                      MAE (TEACHER_feature): ClusterMIM-Feature
 #     cmfeature-kK     the same with the main budget's ClusterMIM-Pixel
 #                      as the teacher (TEACHER_cmfeature)
+#     ftfeature-kK     the same with a supervised teacher: that MAE
+#                      fine-tuned with labels (TEACHER_ftfeature, its
+#                      RUN.ft.tsr), the realistic cousin of the
+#                      class-wise oracle
 #     class            the class-wise oracle (tokenize -R class)
 #     random           uniform random tokens, RANDOM_K of them
 #     position         the cross-class tokenizer (the patch's position)
@@ -57,6 +66,7 @@
 ifndef COMMON_MK
 COMMON_MK = 1
 SHELL = /bin/bash
+comma = ,
 .SHELLFLAGS = -eu -o pipefail -c
 .DELETE_ON_ERROR:
 .SECONDEXPANSION:
@@ -120,6 +130,16 @@ RANDOM_K ?= 64
 PROBE_TRAIN ?= $(TRAIN_N)
 PROBE_FLAGS ?=
 VAL_SPLIT ?= 0/6
+# fine-tuning (finetune(1)), with FINETUNE=1: each run's encoder
+# trained end to end with labels and a linear head for FT_EPOCHS passes
+# over the training set, on random resized crops and flips with
+# FT_AUGMENT=1 (patchify -a), MAE's recipe (finetune's defaults) unless
+# FT_FLAGS says otherwise, batch BATCH; judged on the test set.  The
+# main table and the ablations then report it beside the linear probe
+FINETUNE ?= 0
+FT_EPOCHS ?= 1
+FT_AUGMENT ?= 1
+FT_FLAGS ?=
 # the sweeps: pixel K-means K, feature K-means K, K-means epochs
 TCAS_KS ?= 16 32 64 128 256 512
 FEATURE_KS ?= 16 64 256 1024
@@ -129,7 +149,8 @@ KMEANS_EPOCHS_LIST ?= 1 3 10 30
 # through other stages' patterns; a file a table names and that is
 # missing is made again (.SECONDARY would let make skip it)
 .PRECIOUS: $(W)/data/features-%.tsr $(W)/tok/pixel-k%.tsr $(W)/tok/%.tsr \
-	$(W)/tok/%.tcas $(W)/tok/%.augraph $(W)/e%.ckpt $(W)/%.probe $(W)/%.val
+	$(W)/tok/%.tcas $(W)/tok/%.augraph $(W)/e%.ckpt $(W)/%.probe $(W)/%.val \
+	$(W)/%.ft $(W)/%.ft.tsr
 
 # patchify, unaugmented, on the training and the test set
 PATCHIFY = $(BIN)/patchify -p $(P) $(IMAGE_FLAGS)
@@ -140,6 +161,9 @@ SEED1 = $(firstword $(SEEDS))
 # ClusterMIM-Pixel of the first seed
 TEACHER_feature = $(W)/e$(MAIN_EPOCHS)/s$(SEED1)/$(BLR_MAE)/mae.ckpt
 TEACHER_cmfeature = $(W)/e$(MAIN_EPOCHS)/s$(SEED1)/$(BLR_CM)/cm-pixel-k$(K).ckpt
+# and the supervised teacher: that MAE fine-tuned (FT_EPOCHS, FT_FLAGS),
+# so that ftfeature against feature is the labels' doing alone
+TEACHER_ftfeature = $(W)/e$(MAIN_EPOCHS)/s$(SEED1)/$(BLR_MAE)/mae.ft.tsr
 TIME = /usr/bin/time
 TOOLS = $(addprefix $(BIN)/,patchify kmeans-fit tokenize tcas mim-train \
 	encode probe)
@@ -153,10 +177,15 @@ S_DATA = $(W)/settings.data
 S_TOK = $(W)/settings.tok
 S_TRAIN = $(W)/settings.train
 S_PROBE = $(W)/settings.probe
+S_FT = $(W)/settings.ft
+# and what shapes the tables themselves (their columns), not a stage
+S_TABLE = $(W)/settings.table
 $(call keep,$(S_DATA),BIN=$(BIN)\nTRAIN_FILE=$(TRAIN_FILE) $(TRAIN_SEL)\nTEST_FILE=$(TEST_FILE) $(TEST_SEL)\nTRAIN_N=$(TRAIN_N)\nIMAGE_FLAGS=$(IMAGE_FLAGS)\nEVAL_FLAGS=$(EVAL_FLAGS)\nP=$(P)\n)
 $(call keep,$(S_TOK),KMEANS_IMAGES=$(KMEANS_IMAGES)\nKMEANS_EPOCHS=$(KMEANS_EPOCHS)\nFEATURE_IMAGES=$(FEATURE_IMAGES)\nRANDOM_K=$(RANDOM_K)\nJOBS=$(JOBS)\n)
 $(call keep,$(S_TRAIN),AUGMENT=$(AUGMENT)\nAUG_FLAGS=$(AUG_FLAGS)\nPRESET=$(PRESET) $(MODEL_FLAGS)\nBATCH=$(BATCH)\nWARMUP_EPOCHS=$(WARMUP_EPOCHS)\nJOBS=$(JOBS)\n)
 $(call keep,$(S_PROBE),PROBE_TRAIN=$(PROBE_TRAIN)\nPROBE_FLAGS=$(PROBE_FLAGS)\nVAL_SPLIT=$(VAL_SPLIT)\nJOBS=$(JOBS)\n)
+$(call keep,$(S_TABLE),FINETUNE=$(FINETUNE)\n)
+$(call keep,$(S_FT),FT_EPOCHS=$(FT_EPOCHS)\nFT_AUGMENT=$(FT_AUGMENT)\nFT_FLAGS=$(FT_FLAGS)\nAUG_FLAGS=$(AUG_FLAGS)\nBATCH=$(BATCH)\nJOBS=$(JOBS)\n)
 
 # ------------------------------------------------------------------ data
 
@@ -177,8 +206,8 @@ $(W)/data/val.tsr: $(TRAIN_FILE) $(BIN)/patchify $(S_DATA) $(S_PROBE)
 	@mkdir -p $(@D)
 	$(TRAIN_EVAL) -n $(PROBE_TRAIN) -k $(VAL_SPLIT) -o $@ $<
 
-# the features of teacher T (feature, cmfeature) of FEATURE_IMAGES
-# training images, to fit on
+# the features of teacher T (feature, cmfeature, ftfeature) of
+# FEATURE_IMAGES training images, to fit on
 $(W)/data/features-%.tsr: $(TRAIN_FILE) $$(TEACHER_$$*) $(BIN)/patchify \
     $(BIN)/encode $(S_DATA) $(S_TOK)
 	$(TRAIN_EVAL) -u -S 2 -n $(FEATURE_IMAGES) $< | \
@@ -196,7 +225,8 @@ $(W)/tok/pixel-k%.tsr: $(TRAIN_FILE) $(BIN)/patchify $(BIN)/kmeans-fit \
 	    -k $(word 1,$(subst -e, ,$*)) \
 	    -e $(or $(word 2,$(subst -e, ,$*)),$(KMEANS_EPOCHS)) -o $@
 
-# TEACHER-kK (feature, cmfeature): the same on the teacher's features
+# TEACHER-kK (feature, cmfeature, ftfeature): the same on the teacher's
+# features
 tok_teacher = $(firstword $(subst -k, ,$1))
 $(W)/tok/%.tsr: $(W)/data/features-$$(call tok_teacher,$$*).tsr \
     $(BIN)/kmeans-fit $(S_TOK)
@@ -207,15 +237,15 @@ $(W)/tok/%.tsr: $(W)/data/features-$$(call tok_teacher,$$*).tsr \
 # tokenize_cmd TOK: the command that adds TOK's tokens to a patch stream
 tokenize_cmd = $(strip \
 	$(if $(filter pixel-%,$1),$(BIN)/tokenize -j $(JOBS) -c $(W)/tok/$1.tsr,\
-	$(if $(filter feature-% cmfeature-%,$1),$(BIN)/encode -j $(JOBS) \
+	$(if $(filter feature-% cmfeature-% ftfeature-%,$1),$(BIN)/encode -j $(JOBS) \
 	    -m $(TEACHER_$(call tok_teacher,$1)) -e features | \
 	    $(BIN)/tokenize -j $(JOBS) -f features -c $(W)/tok/$1.tsr,\
 	$(if $(filter random,$1),$(BIN)/tokenize -R random -k $(RANDOM_K),\
 	$(if $(filter class position,$1),$(BIN)/tokenize -R $1,\
 	$(error unknown tokenizer '$1'))))))
 # the files it needs
-tokenize_deps = $(if $(filter pixel-% feature-% cmfeature-%,$1),$(W)/tok/$1.tsr) \
-	$(if $(filter feature-% cmfeature-%,$1),$(TEACHER_$(call tok_teacher,$1)))
+tokenize_deps = $(if $(filter pixel-% feature-% cmfeature-% ftfeature-%,$1),$(W)/tok/$1.tsr) \
+	$(if $(filter feature-% cmfeature-% ftfeature-%,$1),$(TEACHER_$(call tok_teacher,$1)))
 
 # TCAS and the other scores of a tokenizer, on the test set
 $(W)/tok/%.tcas: $(W)/data/test.tsr $$(call tokenize_deps,$$*) $(TOOLS) \
@@ -252,13 +282,15 @@ epoch_flags = $(shell awk -v e=$1 -v n=$(TRAIN_N) 'BEGIN { \
 	if (e == int(e) && e >= 1) printf "-e %d", e; \
 	else if (e > 0 && e < 1) printf "-n %d", e * n; \
 	else print "bad" }')
-# the training stream: augmented with AUGMENT=1, reshuffled every
-# epoch, the same images in the same order for every run of a seed;
-# under MPIRUN each rank's shard of them
-train_stream = $(PATCHIFY) $(if $(filter 1,$(AUGMENT)),-a) $(AUG_FLAGS) \
-	$(TRAIN_SEL) -u -S $(call run_seed,$1) \
-	$(call epoch_flags,$(call run_epochs,$1)) \
-	$(if $(MPIRUN),-k $(MPI_RANK)/$(MPI_SIZE)) $(TRAIN_FILE)
+# a training stream of seed $1, $2 epochs, augmented if $3 is 1,
+# reshuffled every epoch: the same images in the same order for every
+# run of a seed; $4 more patchify options (a shard)
+stream = $(PATCHIFY) $(if $(filter 1,$3),-a) $(AUG_FLAGS) $(TRAIN_SEL) \
+	-u -S $1 $(call epoch_flags,$2) $4 $(TRAIN_FILE)
+# pretraining's (AUGMENT; under MPIRUN each rank's shard of it), and
+# fine-tuning's (FT_EPOCHS, FT_AUGMENT)
+train_stream = $(call stream,$(call run_seed,$1),$(call run_epochs,$1),$(AUGMENT),$(if $(MPIRUN),-k $(MPI_RANK)/$(MPI_SIZE)))
+ft_stream = $(call stream,$(call run_seed,$1),$(FT_EPOCHS),$(FT_AUGMENT))
 # MPIRUN (e.g. srun, or mpirun -n 8): train on its ranks, each running
 # the training pipeline on its shard of the images (patchify -k), with
 # the trainer of MPIBIN (make MPI=1); the rank and size, for the shell
@@ -336,6 +368,29 @@ $(W)/%.val: $(W)/%.ckpt $(W)/data/val-train.tsr $(W)/data/val.tsr \
 	    $(W)/data/val-train.tsr $(W)/data/val.tsr > $@.tmp
 	mv $@.tmp $@
 
+# a run's encoder fine-tuned end to end with labels (finetune(1)):
+# its results on the test set ('key value' lines, test.acc among them)
+# in RUN.ft, the fine-tuned model (a teacher, or for encode and probe)
+# in RUN.ft.tsr, its log in RUN.ft.tsv, its wall s and peak KiB in
+# RUN.ft.time.  Like a run, it writes RUN.ft.tsr.part and resumes from
+# a part newer than everything it depends on.
+$(W)/%.ft $(W)/%.ft.tsr: $(W)/%.ckpt $(W)/data/test.tsr $(BIN)/patchify \
+    $(BIN)/finetune $(S_DATA) $(S_FT)
+	if [ -e $(W)/$*.ft.tsr.part ] && \
+	   [ -z "$$(find $^ -newer $(W)/$*.ft.tsr.part)" ]; then \
+	  echo "resuming $(W)/$*.ft.tsr from its part" >&2; \
+	  flags="-r $(W)/$*.ft.tsr.part"; \
+	else \
+	  rm -f $(W)/$*.ft.tsr.part $(W)/$*.ft.tsv; \
+	  flags="-S $(call run_seed,$*) -b $(BATCH) $(FT_FLAGS) -m $<"; \
+	fi; \
+	$(call ft_stream,$*) | \
+	    $(TIME) -f '%e %M' -o $(W)/$*.ft.time $(BIN)/finetune -q -j $(JOBS) \
+	    $$flags -k $(CKPT_EVERY) -L $(W)/$*.ft.tsv -t $(W)/data/test.tsr \
+	    -o $(W)/$*.ft.tsr.part > $(W)/$*.ft.tmp
+	mv $(W)/$*.ft.tsr.part $(W)/$*.ft.tsr
+	mv $(W)/$*.ft.tmp $(W)/$*.ft
+
 # the value of key $2 in the 'key value' file $1, for a shell command;
 # where it is missing, a word that printf rejects, naming both
 val = $$(awk -v k=$2 '$$1 == k { v = $$2 } \
@@ -384,29 +439,40 @@ sweep_path = $(W)/$(call run_path,$1,$(SWEEP_EPOCHS),$2)
 # its TCAS and NMI (tcas(1)), the labelling error alpha, lambda_{C+1}
 # and the bound alpha / lambda_{C+1} of its augmentation graph
 # (augraph(1)), linear and k-NN accuracy (means over the seeds), the
-# linear accuracy's standard deviation over them, the seeds; first the
-# untrained encoder's row
+# linear accuracy's standard deviation over them, with $2 = 1 the
+# fine-tuning accuracy and its standard deviation (RUN.ft), the seeds;
+# first the untrained encoder's row
 sweep_table = { $(header); \
-	printf 'tokenizer\tk\ttcas\tnmi\talpha\tlambda\tbound\tlinear\tlinear_sd\tknn\tseeds\n'; \
+	printf 'tokenizer\tk\ttcas\tnmi\talpha\tlambda\tbound\tlinear\tlinear_sd\tknn\t$(if $(filter 1,$2),finetune\tfinetune_sd\t)seeds\n'; \
 	for s in $(SWEEP_SEEDS); do \
-	  p=$(call sweep_path,untrained,$$s).probe; \
-	  echo "untrained - - - - - - $(call val,$$p,linear.test.acc) $(call val,$$p,knn.test.acc)"; \
-	done | pipelines/seedstat; \
+	  p=$(call sweep_path,untrained,$$s); \
+	  echo "untrained - - - - - - $(call sweep_accs,$$p,$2)"; \
+	done | pipelines/seedstat $(if $(filter 1,$2),-f); \
 	for t in $1; do \
 	  f=$(W)/tok/$$t.tcas g=$(W)/tok/$$t.augraph; \
 	  for s in $(SWEEP_SEEDS); do \
-	    p=$(call sweep_path,cm-$$t,$$s).probe; \
-	    echo "$$t $(call val,$$f,k) $(call val,$$f,tcas) $(call val,$$f,nmi) $(call val,$$g,alpha) $(call val,$$g,lambda) $(call val,$$g,bound) $(call val,$$p,linear.test.acc) $(call val,$$p,knn.test.acc)"; \
-	  done | pipelines/seedstat; \
+	    p=$(call sweep_path,cm-$$t,$$s); \
+	    echo "$$t $(call val,$$f,k) $(call val,$$f,tcas) $(call val,$$f,nmi) $(call val,$$g,alpha) $(call val,$$g,lambda) $(call val,$$g,bound) $(call sweep_accs,$$p,$2)"; \
+	  done | pipelines/seedstat $(if $(filter 1,$2),-f); \
 	done; }
-sweep_files = $(foreach s,$(SWEEP_SEEDS),$(call sweep_path,untrained,$s).probe \
+# the accuracies of run $1 (a shell word, the path without extension):
+# linear, k-NN and with $2 = 1 fine-tuning
+sweep_accs = $(call val,$1.probe,linear.test.acc) $(call val,$1.probe,knn.test.acc)$(if \
+	$(filter 1,$2), $(call val,$1.ft,test.acc))
+# and the files it reads, each tokenizer's scores before its runs (make
+# finds a teacher's run through a tokenizer's scores: a chain of rules
+# may not use the run's rule twice)
+sweep_files = $(foreach s,$(SWEEP_SEEDS),$(call sweep_run_files,untrained,$s,$2) \
 	$(foreach t,$1,$(W)/tok/$t.tcas $(W)/tok/$t.augraph \
-	$(call sweep_path,cm-$t,$s).probe)) pipelines/seedstat
+	$(call sweep_run_files,cm-$t,$s,$2))) pipelines/seedstat $(S_TABLE)
+sweep_run_files = $(call sweep_path,$1,$2).probe $(if $(filter 1,$3),\
+	$(call sweep_path,$1,$2).ft)
 
 # a header of comment lines for a table: the commit and the variables
 header = { echo "\# mimtools $$(git describe --always --dirty 2>/dev/null || echo unknown), $$(date -u +%Y-%m-%dT%H:%MZ), $$(uname -m), $$(nproc) cpus, BIN=$(BIN)"; \
 	echo "\# PRESET=$(PRESET) MODEL_FLAGS='$(MODEL_FLAGS)' P=$(P) BATCH=$(BATCH) WARMUP_EPOCHS=$(WARMUP_EPOCHS) AUGMENT=$(AUGMENT) JOBS=$(JOBS) SEEDS='$(SEEDS)' SWEEP_SEEDS='$(SWEEP_SEEDS)' MAIN_EPOCHS=$(MAIN_EPOCHS) SWEEP_EPOCHS=$(SWEEP_EPOCHS)"; \
 	echo "\# BLR_MAE=$(BLR_MAE) BLR_MAE_NORMPIX=$(BLR_MAE_NORMPIX) BLR_CM=$(BLR_CM) LR_SWEEP='$(LR_SWEEP)' VAL_SPLIT=$(VAL_SPLIT) PROBE_TRAIN=$(PROBE_TRAIN) PROBE_FLAGS='$(PROBE_FLAGS)'"; \
 	echo "\# K=$(K) FEATURE_K=$(FEATURE_K) KMEANS_IMAGES=$(KMEANS_IMAGES) KMEANS_EPOCHS=$(KMEANS_EPOCHS) FEATURE_IMAGES=$(FEATURE_IMAGES) RANDOM_K=$(RANDOM_K) TCAS_KS='$(TCAS_KS)' FEATURE_KS='$(FEATURE_KS)' KMEANS_EPOCHS_LIST='$(KMEANS_EPOCHS_LIST)'"; \
-	echo "\# TRAIN_FILE=$(TRAIN_FILE) TRAIN_SEL='$(TRAIN_SEL)' TEST_FILE=$(TEST_FILE) TEST_SEL='$(TEST_SEL)' TRAIN_N=$(TRAIN_N) IMAGE_FLAGS='$(IMAGE_FLAGS)' AUG_FLAGS='$(AUG_FLAGS)' EVAL_FLAGS='$(EVAL_FLAGS)'"; }
+	echo "\# TRAIN_FILE=$(TRAIN_FILE) TRAIN_SEL='$(TRAIN_SEL)' TEST_FILE=$(TEST_FILE) TEST_SEL='$(TEST_SEL)' TRAIN_N=$(TRAIN_N) IMAGE_FLAGS='$(IMAGE_FLAGS)' AUG_FLAGS='$(AUG_FLAGS)' EVAL_FLAGS='$(EVAL_FLAGS)'"; \
+	echo "\# FINETUNE=$(FINETUNE) FT_EPOCHS=$(FT_EPOCHS) FT_AUGMENT=$(FT_AUGMENT) FT_FLAGS='$(FT_FLAGS)'"; }
 endif

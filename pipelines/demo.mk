@@ -6,6 +6,8 @@
 # table, $(OUT)/main.md, and whether the ordering untrained < MAE
 # (norm-pix) < ClusterMIM-Pixel holds, its gaps against the
 # seed-to-seed spread of make paper (results/main.tsv, when there).
+# No fine-tuning (FINETUNE=0): it would add about 4 minutes a run per
+# fine-tuning epoch on 2 cores; FINETUNE=1 adds the column.
 #
 #   make -f pipelines/demo.mk [OUT=results/demo] [MAIN_EPOCHS=5] ...
 #
@@ -14,6 +16,7 @@
 OUT ?= results/demo
 MAIN_EPOCHS ?= 5
 MAIN_RUNS ?= untrained mae-normpix cm-pixel-k$(K)
+FINETUNE ?= 0
 # the table whose seeds measure the spread
 SPREAD ?= results/main.tsv
 include pipelines/main.mk

@@ -12,38 +12,42 @@
 #
 # each at its method's base learning rate (BLR_*, or the validation
 # sweep's choice with LR_SWEEP), judged by a linear probe and k-NN on
-# the test set, its tokenizer by TCAS; the training time is the
-# trainer's wall time (its input stages run beside it in the same pipe).
+# the test set and, with FINETUNE=1, by fine-tuning (finetune(1),
+# FT_EPOCHS passes with labels, the column finetune), its tokenizer by
+# TCAS; the training time is the trainer's wall time (its input stages
+# run beside it in the same pipe).
 #
 #   make -f pipelines/main.mk [OUT=results] [MAIN_EPOCHS=1] [SEEDS=0] ...
 #
 # writes $(OUT)/main.tsv and $(OUT)/main.md and prints the latter:
 # with more than one seed, also the mean and standard deviation over
-# the seeds, and the paired difference of ClusterMIM-Pixel and MAE
-# (norm-pix) with its 95% interval; with LR_SWEEP, $(OUT)/lr.{tsv,md},
-# the validation accuracy of every learning rate tried.
+# the seeds (finetune and finetune_sd among them with FINETUNE=1), and
+# the paired difference of ClusterMIM-Pixel and MAE (norm-pix) with its
+# 95% interval; with LR_SWEEP, $(OUT)/lr.{tsv,md}, the validation
+# accuracy of every learning rate tried.
 include pipelines/common.mk
 .DEFAULT_GOAL = main
 
 # the path of run $1 of the main budget, seed $2
 main_path = $(W)/$(call run_path,$1,$(MAIN_EPOCHS),$2)
 MAIN_FILES = $(foreach s,$(SEEDS),$(foreach r,$(MAIN_RUNS),\
-	$(call main_path,$r,$s).probe)) \
+	$(call main_path,$r,$s).probe $(if $(filter 1,$(FINETUNE)),\
+	$(call main_path,$r,$s).ft))) \
 	$(patsubst cm-%,$(W)/tok/%.tcas,$(filter cm-%,$(MAIN_RUNS)))
 main: $(OUT)/main.md $(if $(strip $(LR_SWEEP)),$(OUT)/lr.md)
 	@cat $<
 
-$(OUT)/main.tsv: $(MAIN_FILES) pipelines/row
+$(OUT)/main.tsv: $(MAIN_FILES) pipelines/row $(S_TABLE)
 	{ $(header); \
-	  printf 'method\ttokenizer\tblr\tseed\tlinear\tknn\ttcas\ttrain_s\timg_s\tpeak_mib\n'; \
+	  printf 'method\ttokenizer\tblr\tseed\tlinear\tknn\ttcas\ttrain_s\timg_s\tpeak_mib$(if $(filter 1,$(FINETUNE)),\tfinetune)\n'; \
 	  $(foreach s,$(SEEDS),$(foreach r,$(MAIN_RUNS),\
-	    pipelines/row $(BIN) $(call main_path,$r,$s) $(W)/tok;)) } > $@.tmp
+	    pipelines/row $(BIN) $(call main_path,$r,$s) $(W)/tok $(if $(filter 1,$(FINETUNE)),ft);)) } > $@.tmp
 	mv $@.tmp $@
 
 $(OUT)/main.md: $(OUT)/main.tsv pipelines/tsv2md pipelines/seedmean pipelines/paired
-	{ echo '## Main comparison: $(DATASET) test accuracy (%) of a linear probe and k-NN'; \
+	{ echo '## Main comparison: $(DATASET) test accuracy (%) of a linear probe and k-NN$(if $(filter 1,$(FINETUNE)), and of fine-tuning)'; \
 	  echo; \
-	  echo 'Each run: $(MAIN_EPOCHS) epoch(s) of $(TRAIN_N) $(if $(filter 1,$(AUGMENT)),augmented ,)images, $(PRESET) preset, batch $(BATCH), its method'"'"'s base learning rate blr, $(JOBS) thread(s); probes trained on $(PROBE_TRAIN) training images.'; \
+	  echo 'Each run: $(MAIN_EPOCHS) epoch(s) of $(TRAIN_N) $(if $(filter 1,$(AUGMENT)),augmented ,)images, $(PRESET) preset, batch $(BATCH), its method'"'"'s base learning rate blr, $(JOBS) thread(s); probes trained on $(PROBE_TRAIN) training images.$(if $(filter 1,$(FINETUNE)), finetune: the encoder fine-tuned end to end with labels for $(FT_EPOCHS) epoch(s)$(if $(filter 1,$(FT_AUGMENT)), of augmented images) by MAE'"'"'s recipe$(if $(strip $(FT_FLAGS)), with finetune $(FT_FLAGS)).)'; \
 	  echo 'TCAS of the tokenizer on the test set (lower is better); train_s the wall time of training, img_s images per second, peak_mib the trainer'"'"'s peak memory.'; \
 	  echo; \
 	  pipelines/tsv2md $<; \

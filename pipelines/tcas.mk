@@ -3,12 +3,15 @@
 # ClusterMIM trained on its tokens for SWEEP_EPOCHS, at ClusterMIM's
 # learning rate, for each seed of SWEEP_SEEDS.  The tokenizers: pixel
 # K-means for K in TCAS_KS, feature K-means for K in FEATURE_KS on the
-# features of two teachers (the main budget's MAE and ClusterMIM-Pixel),
-# random tokens, the class-wise oracle and the cross-class tokenizer
-# (tokenize(1) -R); the untrained encoder is the floor they are judged
-# against.  Beside TCAS, the other training-free score: the bound
-# alpha / lambda_{C+1} of the augmentation graph the tokens induce
-# (augraph(1), the paper's theory), to see which predicts accuracy.
+# features of two teachers (the main budget's MAE and ClusterMIM-Pixel)
+# and, with FINETUNE=1, of a supervised teacher (ftfeature-kK: that MAE
+# fine-tuned with labels for FT_EPOCHS, finetune(1): the realistic
+# cousin of the class-wise oracle), random tokens, the class-wise
+# oracle and the cross-class tokenizer (tokenize(1) -R); the untrained
+# encoder is the floor they are judged against.  Beside TCAS, the other
+# training-free score: the bound alpha / lambda_{C+1} of the
+# augmentation graph the tokens induce (augraph(1), the paper's
+# theory), to see which predicts accuracy.
 #
 #   make -f pipelines/tcas.mk [OUT=results] [SWEEP_EPOCHS=2] ...
 #
@@ -21,7 +24,9 @@ include pipelines/common.mk
 .DEFAULT_GOAL = tcas-vs-lp
 
 TCAS_TOKS = $(TCAS_KS:%=pixel-k%) $(FEATURE_KS:%=feature-k%) \
-	$(FEATURE_KS:%=cmfeature-k%) random class position
+	$(FEATURE_KS:%=cmfeature-k%) \
+	$(if $(filter 1,$(FINETUNE)),$(FEATURE_KS:%=ftfeature-k%)) \
+	random class position
 # bootstrap resamples of the correlation's interval
 BOOT ?= 2000
 

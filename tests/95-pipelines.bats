@@ -28,12 +28,14 @@ pmake() {
 # a miniature configuration: a 1-block model 32 wide
 MINI_MODEL='--dim 32 --depth 1 --heads 2 --dec-dim 32 --dec-depth 1 --dec-heads 2'
 # Fashion-MNIST at a budget of seconds: 600 training images per run, 500
-# test images, and the probe trained on 300
+# test images, and the probe trained on 300; no fine-tuning unless a
+# test asks (FINETUNE=1), then 600 images of it
 fm_args() {
 	echo OUT="$BATS_TEST_TMPDIR/r" JOBS=1 BATCH=64 MAIN_EPOCHS=0.01 \
 	    SWEEP_EPOCHS=0.005 TEST_SEL=-n500 PROBE_TRAIN=300 \
 	    KMEANS_IMAGES=300 FEATURE_IMAGES=100 KMEANS_EPOCHS=1 FEATURE_K=8 K=8 \
-	    WARMUP_EPOCHS= BLR_MAE=1e-3 BLR_MAE_NORMPIX=1e-3 BLR_CM=1e-3
+	    WARMUP_EPOCHS= BLR_MAE=1e-3 BLR_MAE_NORMPIX=1e-3 BLR_CM=1e-3 \
+	    FINETUNE=0 FT_EPOCHS=0.01
 }
 
 @test "pipelines: imagenet100.mk runs end to end on a miniature archive in ImageNet's layout" {
@@ -99,6 +101,80 @@ fm_args() {
 	[ -e r/work/e0.02/s0/2e-3/mae.ckpt ] && [ -e r/work/e0.02/s0/1e-3/mae.ckpt ]
 	run bash -c "tensorinfo r/work/e0.02/s0/2e-3/mae.ckpt | head -1"
 	assert_output --regexp " blr=0?.002 "
+}
+
+@test "pipelines: FINETUNE=1 adds fine-tuning to the main table and the ablations, and the fine-tuned MAE teaches ftfeature" {
+	local mae=r/work/e0.01/s0/1e-3/mae
+	# (cm-pixel-k8 for the ablation's second teacher)
+	run pmake main.mk $(fm_args) MODEL_FLAGS="$MINI_MODEL" FINETUNE=1 \
+	    SEEDS='0 1' MAIN_RUNS='untrained mae cm-pixel-k8 cm-ftfeature-k8'
+	assert_success
+	# every run of every seed fine-tuned: a column of accuracies
+	run awk -F '\t' '!/^#/ { print $1 "|" $4 "|" $11 }' r/main.tsv
+	assert_line --index 0 'method|seed|finetune'
+	assert_equal "${#lines[@]}" 9
+	run awk -F '\t' '!/^#/ && $1 != "method" { print ($11 >= 0 && $11 <= 100 && $11 ~ /^[0-9.]+$/) }' r/main.tsv
+	assert_output "$(printf '1\n1\n1\n1\n1\n1\n1\n1')"
+	run awk '$1 == "test.acc" { print $2 }' $mae.ft
+	[[ $output =~ ^[0-9.]+$ ]]
+	[ "$(awk -F '\t' '$1 == "MAE" && $4 == 1 { print $11 }' r/main.tsv)" = \
+	  "$(awk '$1 == "test.acc" { printf "%.2f", $2 }' r/work/e0.01/s1/1e-3/mae.ft)" ]
+	# the mean over the seeds has finetune and finetune_sd; the header
+	# records the settings
+	grep -q '^| method | tokenizer | blr | seeds | linear | linear_sd | knn | knn_sd | tcas | finetune | finetune_sd |$' r/main.md
+	grep -q "^# FINETUNE=1 FT_EPOCHS=0.01 FT_AUGMENT=1 FT_FLAGS=''$" r/main.tsv
+	# 600 augmented images of fine-tuning, from the run's checkpoint;
+	# ftfeature's teacher is the fine-tuned MAE of the main budget
+	run bash -c "tensorinfo $mae.ft.tsr | head -1"
+	assert_output --regexp " tool=finetune/.* pretrained=$PWD/$mae.ckpt .* seen=600 "
+	run bash -c "tensorinfo r/work/data/features-ftfeature.tsr | grep -m1 ' features '"
+	assert_output --partial "model=$PWD/$mae.ft.tsr"
+	[ "$(awk -F '\t' '$2 == "ftfeature-k8" { print $1 }' r/main.tsv | sort -u)" = 'ClusterMIM-Feature (fine-tuned teacher)' ]
+	# cached; a changed FT_FLAGS fine-tunes again, and pretrains nothing
+	# but the runs on the new teacher's tokens
+	run pmake main.mk $(fm_args) MODEL_FLAGS="$MINI_MODEL" FINETUNE=1 \
+	    SEEDS='0 1' MAIN_RUNS='untrained mae cm-pixel-k8 cm-ftfeature-k8'
+	assert_success
+	refute_output --partial "$MIM_BIN/"
+	cp $mae.ckpt mae.ckpt
+	run pmake main.mk $(fm_args) MODEL_FLAGS="$MINI_MODEL" FINETUNE=1 \
+	    SEEDS='0 1' MAIN_RUNS='untrained mae cm-pixel-k8 cm-ftfeature-k8' FT_FLAGS='--mixup 0'
+	assert_success
+	assert_output --partial "$MIM_BIN/finetune"
+	[ "$mae.ckpt" -ot "$mae.ft" ] && cmp mae.ckpt $mae.ckpt
+	run bash -c "tensorinfo $mae.ft.tsr | head -1"
+	assert_output --regexp " mixup=0 "
+	# FINETUNE=0: the table as before, without the column
+	run pmake main.mk $(fm_args) MODEL_FLAGS="$MINI_MODEL" SEEDS='0 1' \
+	    MAIN_RUNS='untrained mae cm-pixel-k8 cm-ftfeature-k8' FT_FLAGS='--mixup 0'
+	assert_success
+	refute_output --partial "$MIM_BIN/finetune"
+	run awk -F '\t' '$1 == "method" { print NF, $NF }' r/main.tsv
+	assert_output "10 peak_mib"
+	# the ablations: finetune and finetune_sd beside the linear probe
+	run pmake ablation.mk $(fm_args) MODEL_FLAGS="$MINI_MODEL" FINETUNE=1 \
+	    TCAS_KS=8 FEATURE_KS=8 KMEANS_EPOCHS_LIST='1 2'
+	assert_success
+	run awk -F '\t' '!/^#/ { print $1, $8, $9, $10, $11, $12, $13 }' r/ablation-k.tsv
+	assert_line --index 0 "tokenizer linear linear_sd knn finetune finetune_sd seeds"
+	assert_line --regexp "^untrained [0-9.]+ - [0-9.]+ [0-9.]+ - 1$"
+	assert_line --regexp "^cmfeature-k8 [0-9.]+ - [0-9.]+ [0-9.]+ - 1$"
+	run awk -F '\t' '!/^#/ { print $1, $3, $13 }' r/ablation-epochs.tsv
+	assert_output --regexp "^epochs tokenizer finetune
+- untrained [0-9.]+
+1 pixel-k8 [0-9.]+
+2 pixel-k8-e2 [0-9.]+$"
+	for p in ablation-k ablation-epochs; do
+		[ "$(od -An -c -N4 r/$p.png | xargs)" = "211 P N G" ] || fail "$p.png"
+	done
+	# the TCAS sweep gains the supervised teacher's tokenizers
+	run pmake tcas.mk $(fm_args) MODEL_FLAGS="$MINI_MODEL" FINETUNE=1 \
+	    TCAS_KS=8 FEATURE_KS=8
+	assert_success
+	assert_line "tcas.n 7"
+	run awk -F '\t' '!/^#/ { print $1 }' r/tcas-vs-lp.tsv
+	assert_output "$(printf '%s\n' tokenizer untrained pixel-k8 feature-k8 \
+	    cmfeature-k8 ftfeature-k8 random class position)"
 }
 
 @test "pipelines: LR_SWEEP chooses each method's learning rate on the validation split, never the test set" {
@@ -203,6 +279,32 @@ fm_args() {
 	assert_success
 	refute_line --regexp "^resuming "
 	cmp a/work/e0.05/s0/1e-3/mae.ckpt b/work/e0.05/s0/1e-3/mae.ckpt
+}
+
+@test "pipelines: a fine-tuning stopped by a signal is resumed by the next make to the same results" {
+	local ft=e0.01/s0/1e-3/mae.ft pid i
+	set -- $(fm_args) MODEL_FLAGS="$MINI_MODEL" MAIN_RUNS=mae FINETUNE=1 \
+	    FT_EPOCHS=0.05 CKPT_EVERY=5
+	pmake main.mk "$@" OUT="$PWD/a" >/dev/null
+	pmake main.mk "$@" OUT="$PWD/b" > log 2>&1 &
+	pid=$!
+	for i in $(seq 300); do
+		[ -e b/work/$ft.tsr.part ] && break
+		sleep 0.1
+	done
+	[ -e b/work/$ft.tsr.part ] || fail "no part written"
+	kill -TERM $(pgrep -f "finetune .*$PWD/b/work/$ft") || true
+	run wait $pid
+	assert_failure
+	[ ! -e b/work/$ft ] && [ ! -e b/work/$ft.tsr ] && [ ! -e b/main.tsv ]
+	run pmake main.mk "$@" OUT="$PWD/b"
+	assert_success
+	assert_line "resuming $PWD/b/work/$ft.tsr from its part"
+	[ ! -e b/work/$ft.tsr.part ]
+	cmp a/work/$ft b/work/$ft
+	# the same model (its meta names another pretrained file)
+	run tensorinfo -c a/work/$ft.tsr b/work/$ft.tsr
+	assert_success
 }
 
 @test "pipelines: make -j2 gives the same runs, byte for byte, as make -j1" {
@@ -319,6 +421,11 @@ print("pearson %.3f\nspearman %.3f\nn 5" % (pearsonr(y, z)[0], spearmanr(y, z)[0
 	printf 'MAE\t-\t1e-3\t0\t79.89\t69.49\t-\t283\nCM\tpixel-k64\t1e-3\t0\t79.67\t72.30\t0.886\t215\n' >> m.tsv
 	printf 'MAE\t-\t1e-3\t1\t79.12\t68.42\t-\t166\nCM\tpixel-k64\t1e-3\t1\t80.48\t73.75\t0.886\t205\n' >> m.tsv
 	printf 'MAE\t-\t1e-3\t2\t80.02\t69.00\t-\t170\n' >> m.tsv
+	# a finetune column, found by name: its mean and sd last
+	awk -F '\t' -v OFS='\t' '/^#/ { print; next } { print $0, $1 == "method" ? "finetune" : $5 + 10 }' m.tsv > f.tsv
+	run "$TOP/pipelines/seedmean" f.tsv
+	assert_line --index 0 "$(printf 'method\ttokenizer\tblr\tseeds\tlinear\tlinear_sd\tknn\tknn_sd\ttcas\tfinetune\tfinetune_sd')"
+	assert_line --index 2 "$(printf 'CM\tpixel-k64\t1e-3\t2\t80.08\t0.57\t73.03\t1.03\t0.886\t90.08\t0.57')"
 	run "$TOP/pipelines/seedmean" m.tsv
 	want=$(python3 -c '
 import statistics as s
@@ -336,6 +443,12 @@ $want"
 	run "$TOP/pipelines/seedstat" <<< 'x 4 0.5 0.1 missing:linear.test.acc:f 70'
 	assert_failure
 	assert_output --partial "x linear: not a number: missing:linear.test.acc:f"
+	# -f: a fine-tuning accuracy after k-NN's, its mean and sd
+	run "$TOP/pipelines/seedstat" -f <<< "$(printf 'pixel-k4 4 0.5 80 70 85\npixel-k4 4 0.5 82 72 88\n')"
+	assert_output "$(printf 'pixel-k4\t4\t0.5000\t81.00\t1.41\t71.00\t86.50\t2.12\t2')"
+	run "$TOP/pipelines/seedstat" -f <<< 'x 4 0.5 80 70 missing:test.acc:f'
+	assert_failure
+	assert_output --partial "x finetune: not a number: missing:test.acc:f"
 }
 
 @test "pipelines: paired gives the paired difference, its t-interval and p-value as SciPy does" {
@@ -355,6 +468,12 @@ for name, a, b in (("linear probe", [85.1, 85.5, 85.0], [83.9, 83.7, 84.0]), ("k
 	run "$TOP/pipelines/paired" A C m.tsv
 	assert_failure
 	assert_output --partial "fewer than 2 seeds with both A and C"
+	# a finetune column (main.mk with FINETUNE=1): a third line, by name
+	awk -F '\t' -v OFS='\t' '/^#/ { print; next } { print $0, $1 == "method" ? "x" : 0, $1 == "method" ? "finetune" : $5 + 5 }' m.tsv > f.tsv
+	run "$TOP/pipelines/paired" A B f.tsv
+	assert_success
+	assert_equal "${#lines[@]}" 3
+	assert_line --index 2 "${lines[0]/linear probe/fine-tuning}"
 }
 
 @test "pipelines: ordering judges the paper's ordering against the seed spread" {

@@ -21,6 +21,7 @@ writers() {
 	tokenize|tokenize -c $FT/c.tsr -o OUT $FT/p.tsr
 	encode|encode -m $FT/m.tsr -o OUT $FT/p.tsr
 	mim-train|mim-train -q -b 64 -s 2 --dim 8 --dec-dim 8 -o OUT $FT/p.tsr
+	finetune|finetune -q -b 64 -s 2 -m $FT/m.tsr -o OUT $FT/p.tsr
 	tensorinfo|tensorinfo -x patches -o OUT $FT/p.tsr
 	EOF
 }
@@ -42,7 +43,8 @@ wchan() {
 @test "faults: every tool writing to a full device says so in one line and exits 1" {
 	local name cmd
 	while IFS='|' read -r name cmd; do
-		[ "$name" != mim-train ] || cmd=${cmd/-o OUT /}
+		# mim-train's checkpoint, finetune's results on stdout
+		[ "$name" != mim-train ] && [ "$name" != finetune ] || cmd=${cmd/-o OUT /}
 		run -1 --separate-stderr bash -c "${cmd//-o OUT/-o /dev/full} > /dev/full"
 		[[ $stderr == "$name: "*"No space left on device" ]] ||
 			{ echo "$name: $stderr" >&2; return 1; }
@@ -75,7 +77,8 @@ wchan() {
 	# the records of p.tsr without its end record, then SIGKILL
 	head -c $(($(wc -c < "$FT/p.tsr") - 128)) "$FT/p.tsr" > "$d/part"
 	for cmd in "kmeans-fit -k 4 -n 3 -o $d/out.tsr" "tokenize -c $FT/c.tsr -o $d/out.tsr" \
-		"mim-train -q -b 64 -s 100 --dim 8 --dec-dim 8 -o $d/out.tsr" "tensorinfo"; do
+		"mim-train -q -b 64 -s 100 --dim 8 --dec-dim 8 -o $d/out.tsr" \
+		"finetune -q -b 64 -s 100 -m $FT/m.tsr -o $d/out.tsr" "tensorinfo"; do
 		run -1 --separate-stderr bash -c "bash -c 'cat \"\$1\"; kill -KILL \$\$' _ $d/part | $cmd"
 		assert_equal "$stderr" "${cmd%% *}: <stdin>: record 8: stream ended without end record (did the producer fail?)"
 		[ ! -e "$d/out.tsr" ] && [ ! -e "$d/out.tsr.tmp" ]
@@ -85,7 +88,8 @@ wchan() {
 @test "faults: patchify killed by SIGKILL in the middle of a pipe: the consumer fails, no output left" {
 	local d=$BATS_TEST_TMPDIR pid cmd t
 	for cmd in "kmeans-fit -k 4 -n 3 -o $d/out.tsr" "tokenize -c $FT/c.tsr -o $d/out.tsr" \
-		"mim-train -q -b 64 -s 100 --dim 8 --dec-dim 8 -o $d/out.tsr" "tensorinfo"; do
+		"mim-train -q -b 64 -s 100 --dim 8 --dec-dim 8 -o $d/out.tsr" \
+		"finetune -q -b 64 -s 100 -m $FT/m.tsr -o $d/out.tsr" "tensorinfo"; do
 		rm -f "$d/fifo"
 		mkfifo "$d/fifo"
 		# patchify fills the pipe while nothing reads it, so it blocks

@@ -230,7 +230,7 @@ labels i32 [n=1]"
 }
 
 @test "hostile: a checkpoint whose config claims billions of parameters costs no memory" {
-	local d=$BATS_TEST_TMPDIR base dim tool
+	local d=$BATS_TEST_TMPDIR base dim tool f
 	patchify -p 4 -n 8 -o "$d/p.tsr" "$FMNIST/t10k-images-idx3-ubyte.gz"
 	mim-train -q -b 8 -s 1 --dim 8 --dec-dim 8 -o "$d/m.tsr" "$d/p.tsr"
 	peak encode -m "$d/m.tsr" -o /dev/null "$d/p.tsr"
@@ -245,11 +245,22 @@ labels i32 [n=1]"
 			dec_heads=16 mlp_ratio=4 norm_pix=0 smoothing=0 mask_ratio=0.75 \
 			batch_size=8 steps=1 warmup=0 blr=0.001 weight_decay=0.05 clip=0 \
 			seed=0 seen=8
-		for tool in "encode -m" "mim-train -q -r"; do
-			peak $tool "$d/huge.tsr" -o "$d/out.tsr" "$d/p.tsr"
+		# and a finetune checkpoint's config of the same model
+		mktsr -n "$d/huge-ft.tsr" step:i64: tool=finetune/0.1.0 target=pixel \
+			patch_size=4 grid=7x7 channels=1 k=0 dim=$dim depth=12 heads=16 \
+			dec_dim=$dim dec_depth=8 dec_heads=16 mlp_ratio=4 norm_pix=0 \
+			nclasses=10 pool=mean batch_size=8 steps=1 warmup=0 blr=0.001 \
+			min_lr=0 weight_decay=0.05 layer_decay=0.75 drop_path=0.1 \
+			label_smoothing=0.1 mixup=0.8 cutmix=1 mix_prob=1 switch_prob=0.5 \
+			clip=0 seed=0 seen=0 epochs_done=0 epoch_loss=0 epoch_steps=0
+		for tool in "encode -m" "mim-train -q -r" "finetune -q -m" \
+			"finetune -q -r"; do
+			f=$d/huge.tsr
+			[ "$tool" != "finetune -q -r" ] || f=$d/huge-ft.tsr
+			peak $tool "$f" -o "$d/out.tsr" "$d/p.tsr"
 			assert_equal "$status" 1
-			[[ $stderr == "${tool%% *}: $d/huge.tsr: record 1: stream ended without end record (did the producer fail?)" ||
-			   $stderr == "${tool%% *}: $d/huge.tsr: out of memory for "*" parameters and "* ]] ||
+			[[ $stderr == "${tool%% *}: $f: record 1: stream ended without end record (did the producer fail?)" ||
+			   $stderr == "${tool%% *}: $f: out of memory for "*" parameters and "* ]] ||
 				{ echo "$stderr" >&2; return 1; }
 			[ "$peak" -lt $((base + 32768)) ]
 			[ ! -e "$d/out.tsr" ]

@@ -28,8 +28,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "encoder.h"
 #include "layers.h"
-#include "probe.h"
 #include "tensor.h"
 #include "util.h"
 #include "vit.h"
@@ -112,7 +112,7 @@ encode_group(struct state *st, struct tsr_group *g, uint64_t base)
 	}
 	snprintf(where, sizeof(where), "%s: record %" PRIu64 " '%s'",
 	         st->inname, base, x->name);
-	if (probe_check_patches(v, x, msg, sizeof(msg)) < 0)
+	if (encoder_check_patches(v, x, msg, sizeof(msg)) < 0)
 		die("%s: %s", where, msg);
 	n = x->dims[0];
 	count = (size_t)n * v->L * v->P;
@@ -156,7 +156,7 @@ encode_group(struct state *st, struct tsr_group *g, uint64_t base)
 			die("%s: %s", where, msg);
 		set_meta(st, &st->cls, x, "n,d", where);
 	}
-	probe_encode(v, xf, n,
+	encoder_run(v, xf, n,
 	             o->outputs & OUT_FEATURES ? st->feat.data : NULL,
 	             o->outputs & OUT_POOLED ? st->pooled.data : NULL,
 	             o->outputs & OUT_CLS ? st->cls.data : NULL);
@@ -306,7 +306,7 @@ main(int argc, char *argv[])
 	memset(&st, 0, sizeof(st));
 	st.o = &o;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (probe_load_model(&st.v, o.model, o.batch, msg, sizeof(msg)) < 0)
+	if (encoder_load(&st.v, o.model, o.batch, msg, sizeof(msg)) < 0)
 		die("%s", msg);
 	st.inname = ifile_name(o.in);
 	in = ifile_open(o.in);

@@ -50,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ckpt.h"
 #include "crc32.h"
 #include "dist.h"
 #include "layers.h"
@@ -148,26 +149,14 @@ split_batch(struct train *tr)
 /* checkpoints                                                         */
 
 static void
-config_meta(struct train *tr, struct tensor *t)
+config_meta(void *ctx, struct tensor *t)
 {
+	struct train *tr = ctx;
 	const struct vit_config *c = &tr->v.c;
 	int r = 0;
 
 	r |= tensor_meta_setf(t, "tool", "mim-train/%s", VERSION);
-	r |= tensor_meta_set(t, "target", c->target == VIT_TOKENS ? "tokens" :
-	                     "pixel");
-	r |= tensor_meta_setf(t, "patch_size", "%d", c->patch);
-	r |= tensor_meta_setf(t, "grid", "%dx%d", c->gh, c->gw);
-	r |= tensor_meta_setf(t, "channels", "%d", c->channels);
-	r |= tensor_meta_setf(t, "k", "%d", c->k);
-	r |= tensor_meta_setf(t, "dim", "%d", c->dim);
-	r |= tensor_meta_setf(t, "depth", "%d", c->depth);
-	r |= tensor_meta_setf(t, "heads", "%d", c->heads);
-	r |= tensor_meta_setf(t, "dec_dim", "%d", c->ddim);
-	r |= tensor_meta_setf(t, "dec_depth", "%d", c->ddepth);
-	r |= tensor_meta_setf(t, "dec_heads", "%d", c->dheads);
-	r |= tensor_meta_setf(t, "mlp_ratio", "%d", c->mlp);
-	r |= tensor_meta_setf(t, "norm_pix", "%d", c->normpix);
+	r |= ckpt_model_meta(t, c);
 	r |= tensor_meta_setf(t, "smoothing", "%.9g", c->smoothing);
 	r |= tensor_meta_setf(t, "mask_ratio", "%.9g", c->ratio);
 	r |= tensor_meta_setf(t, "batch_size", "%ld", tr->batch);
@@ -180,34 +169,6 @@ config_meta(struct train *tr, struct tensor *t)
 	r |= tensor_meta_setf(t, "seen", "%" PRIu64, tr->seen);
 	if (r < 0)
 		die("cannot store the checkpoint metadata");
-}
-
-static void
-write_block(struct tsr_writer *w, struct tensor *t, const struct vit *v,
-            const float *base, const char *prefix)
-{
-	char name[128], msg[256];
-	uint64_t d[4];
-	int i, j;
-
-	for (i = 0; i < v->npt; i++) {
-		const struct vit_tensor *p = &v->pt[i];
-		void *keep;
-
-		for (j = 0; j < p->rank; j++)
-			d[j] = p->dims[j];
-		snprintf(name, sizeof(name), "%s%s", prefix, p->name);
-		if (tensor_shape(t, name, TSR_F32, p->rank, d, msg, sizeof(msg)) < 0)
-			die("%s", msg);
-		if (t->meta)
-			t->meta[0] = '\0';
-		t->metalen = 0;
-		keep = t->data; /* the payload is the block itself */
-		t->data = (void *)(base + p->off);
-		if (tsr_write(w, t, 0) < 0)
-			die("%s", w->msg);
-		t->data = keep;
-	}
 }
 
 /*
@@ -242,37 +203,24 @@ static void
 save(struct train *tr, const char *why)
 {
 	struct tsr_writer w;
-	struct tensor t;
 	char msg[256];
-	uint64_t one = 1;
+	const struct vit *v = &tr->v;
 	FILE *fp;
-	int64_t step = tr->step;
 
 	check_replicas(tr);
 	if (tr->d.rank)
 		return;
 	fp = ofile_open(tr->o->out, 1);
 	tsr_writer_init(&w, fp, tr->o->out ? tr->o->out : "<stdout>", 0);
-	tensor_init(&t);
-	if (tensor_shape(&t, "step", TSR_I64, 0, &one, msg, sizeof(msg)) < 0)
+	if (ckpt_write_start(&w, tr->step, config_meta, tr, tr->rng.s, "mask",
+	                     msg, sizeof(msg)) < 0 ||
+	    ckpt_write_table(&w, v->pt, v->npt, v->params, "", NULL, msg,
+	                     sizeof(msg)) < 0 ||
+	    ckpt_write_table(&w, v->pt, v->npt, tr->opt.m, "opt.m.", NULL, msg,
+	                     sizeof(msg)) < 0 ||
+	    ckpt_write_table(&w, v->pt, v->npt, tr->opt.v, "opt.v.", NULL, msg,
+	                     sizeof(msg)) < 0)
 		die("%s", msg);
-	memcpy(t.data, &step, sizeof(step));
-	config_meta(tr, &t);
-	if (tsr_write(&w, &t, 0) < 0)
-		die("%s", w.msg);
-	tensor_free(&t);
-	tensor_init(&t);
-	if (tensor_shape(&t, "rng", TSR_U64, 1, &one, msg, sizeof(msg)) < 0)
-		die("%s", msg);
-	memcpy(t.data, &tr->rng.s, sizeof(uint64_t));
-	tensor_meta_set(&t, "stream", "mask");
-	if (tsr_write(&w, &t, 0) < 0)
-		die("%s", w.msg);
-	tensor_free(&t);
-	tensor_init(&t);
-	write_block(&w, &t, &tr->v, tr->v.params, "");
-	write_block(&w, &t, &tr->v, tr->opt.m, "opt.m.");
-	write_block(&w, &t, &tr->v, tr->opt.v, "opt.v.");
 	if (tsr_finish(&w) < 0)
 		die("%s", w.msg);
 	ofile_close(fp);
@@ -280,7 +228,6 @@ save(struct train *tr, const char *why)
 		tr->lastck = tr->o->out;
 		tr->lastckstep = tr->step;
 	}
-	tensor_free(&t);
 	tsr_writer_free(&w);
 	if (!tr->o->quiet && why)
 		fprintf(stderr, "mim-train: step %ld: checkpoint %s (%s)\n",

@@ -34,8 +34,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encoder.h"
 #include "layers.h"
 #include "probe.h"
+#include "report.h"
 #include "tensor.h"
 #include "util.h"
 #include "vit.h"
@@ -118,7 +120,7 @@ read_set(struct set *s, const char *path, const struct opts *o,
 		         s->name, base + (uint64_t)(f - g.t), f->name);
 		tensor_shape_str(f, shape, sizeof(shape));
 		if (o->model) {
-			if (probe_check_patches(v, f, msg, sizeof(msg)) < 0)
+			if (encoder_check_patches(v, f, msg, sizeof(msg)) < 0)
 				die("%s: %s", where, msg);
 			n = f->dims[0];
 			if (!s->D)
@@ -158,10 +160,10 @@ read_set(struct set *s, const char *path, const struct opts *o,
 				}
 				for (j = 0; j < cnt; j++)
 					xf[j] = ((unsigned char *)f->data)[j] / 255.0f;
-				probe_encode(v, xf, n, NULL,
+				encoder_run(v, xf, n, NULL,
 				             cls ? NULL : out, cls ? out : NULL);
 			} else {
-				probe_encode(v, f->data, n, NULL,
+				encoder_run(v, f->data, n, NULL,
 				             cls ? NULL : out, cls ? out : NULL);
 			}
 		} else {
@@ -200,94 +202,18 @@ read_set(struct set *s, const char *path, const struct opts *o,
 /* ------------------------------------------------------------------ */
 /* output                                                              */
 
-static int json, nkeys;
-
-static void
-key(const char *k)
-{
-	if (json)
-		printf("%s\n  \"%s\": ", nkeys ? "," : "{", k);
-	else
-		printf("%s ", k);
-	nkeys++;
-}
-
-static void
-endkey(void)
-{
-	if (!json)
-		putchar('\n');
-}
-
-static void
-put_int(const char *k, long long v)
-{
-	key(k);
-	printf("%lld", v);
-	endkey();
-}
-
-static void
-put_num(const char *k, const char *fmt, double v)
-{
-	key(k);
-	printf(fmt, v);
-	endkey();
-}
-
-static void
-put_str(const char *k, const char *v)
-{
-	key(k);
-	printf(json ? "\"%s\"" : "%s", v);
-	endkey();
-}
-
-static double
-pct(size_t a, size_t b)
-{
-	return b ? 100.0 * a / b : 0.0;
-}
+static struct report out;
 
 /* accuracy, per-class accuracy and the confusion matrix of pred */
 static void
-report(const char *pre, const struct set *s, const int32_t *pred, int K,
-       int confusion)
+accuracy(const char *pre, const struct set *s, const int32_t *pred, int K,
+         int confusion)
 {
-	size_t *cm = ecalloc((size_t)K * K, sizeof(size_t)), i, right = 0;
-	char k[128];
-	int a, b;
+	size_t *cm = ecalloc((size_t)K * K, sizeof(size_t)), i;
 
-	for (i = 0; i < s->n; i++) {
+	for (i = 0; i < s->n; i++)
 		cm[(size_t)s->y[i] * K + pred[i]]++;
-		right += pred[i] == s->y[i];
-	}
-	snprintf(k, sizeof(k), "%s.acc", pre);
-	put_num(k, "%.4f", pct(right, s->n));
-	for (a = 0; a < K; a++) {
-		size_t tot = 0;
-
-		for (b = 0; b < K; b++)
-			tot += cm[(size_t)a * K + b];
-		if (!tot)
-			continue;
-		snprintf(k, sizeof(k), "%s.class.%d.acc", pre, a);
-		put_num(k, "%.4f", pct(cm[(size_t)a * K + a], tot));
-	}
-	if (confusion) {
-		/* row: true class, columns: predicted */
-		for (a = 0; a < K; a++) {
-			snprintf(k, sizeof(k), "%s.confusion.%d", pre, a);
-			key(k);
-			for (b = 0; b < K; b++)
-				printf(json ? "%s%zu" : "%s%zu",
-				       b ? (json ? ", " : " ") : (json ? "[" : ""),
-				       cm[(size_t)a * K + b]);
-			if (json)
-				putchar(']');
-			endkey();
-		}
-	}
+	report_accuracy(&out, pre, cm, K, confusion);
 	free(cm);
 }
 
@@ -405,12 +331,12 @@ main(int argc, char *argv[])
 	omp_passive(argv);
 	setargv0(argv[0]);
 	parseargs(argc, argv, &o);
-	json = o.json;
+	report_init(&out, stdout, o.json);
 
 	/* prepare: the encoder's threads as mim-train sets them */
 	layers_threads(o.threads);
 	memset(&v, 0, sizeof(v));
-	if (o.model && probe_load_model(&v, o.model, o.batch, msg,
+	if (o.model && encoder_load(&v, o.model, o.batch, msg,
 	                                sizeof(msg)) < 0)
 		die("%s", msg);
 	memset(&tr, 0, sizeof(tr));
@@ -445,13 +371,13 @@ main(int argc, char *argv[])
 		     tr.name);
 
 	/* process */
-	put_str("feature", o.feature);
-	put_int("dim", tr.D);
-	put_int("classes", K);
-	put_int("train.images", (long long)tr.n);
-	put_int("test.images", (long long)te.n);
+	report_str(&out, "feature", o.feature);
+	report_int(&out, "dim", tr.D);
+	report_int(&out, "classes", K);
+	report_int(&out, "train.images", (long long)tr.n);
+	report_int(&out, "test.images", (long long)te.n);
 	if (nmiss)
-		put_str("test.classes_not_in_train", miss);
+		report_str(&out, "test.classes_not_in_train", miss);
 
 	mean = ecalloc(tr.D, sizeof(double));
 	sd = ecalloc(tr.D, sizeof(double));
@@ -469,29 +395,28 @@ main(int argc, char *argv[])
 		fprintf(stderr, "probe: L-BFGS %d iterations, %d evaluations, loss "
 		        "%.6f, max |g| %.3g\n", lr.res.iters, lr.res.evals, lr.res.f,
 		        lr.res.gmax);
-	put_num("linear.lambda", "%g", o.lambda);
-	put_num("linear.sklearn_c", "%.9g", 1.0 / (o.lambda * tr.n));
-	put_int("linear.iters", lr.res.iters);
-	put_int("linear.converged", lr.res.converged);
-	put_num("linear.loss", "%.6f", lr.res.f);
+	report_num(&out, "linear.lambda", "%g", o.lambda);
+	report_num(&out, "linear.sklearn_c", "%.9g", 1.0 / (o.lambda * tr.n));
+	report_int(&out, "linear.iters", lr.res.iters);
+	report_int(&out, "linear.converged", lr.res.converged);
+	report_num(&out, "linear.loss", "%.6f", lr.res.f);
 	if (probe_lr_predict(&lr, xs, tr.n, pred) < 0)
 		die("out of memory");
-	report("linear.train", &tr, pred, K, 0);
+	accuracy("linear.train", &tr, pred, K, 0);
 	probe_std_apply(te.x, te.n, te.D, mean, sd, xs);
 	if (probe_lr_predict(&lr, xs, te.n, pred) < 0)
 		die("out of memory");
-	report("linear.test", &te, pred, K, o.confusion);
+	accuracy("linear.test", &te, pred, K, o.confusion);
 	if (o.knn) {
-		put_int("knn.k", MIN((size_t)o.knn, tr.n));
-		put_num("knn.temperature", "%g", o.temp);
+		report_int(&out, "knn.k", MIN((size_t)o.knn, tr.n));
+		report_num(&out, "knn.temperature", "%g", o.temp);
 		if (probe_knn(tr.x, tr.y, tr.n, te.x, te.n, tr.D, K, o.knn, o.temp,
 		              pred) < 0)
 			die("k-NN: out of memory for %zu x %zu similarities", te.n,
 			    tr.n);
-		report("knn.test", &te, pred, K, o.confusion);
+		accuracy("knn.test", &te, pred, K, o.confusion);
 	}
-	if (json)
-		printf("\n}\n");
+	report_end(&out);
 
 	/* clean up */
 	probe_lr_free(&lr);

@@ -42,8 +42,51 @@ def sincos_2d(d, gh, gw):
     return np.concatenate([np.zeros([1, d]), emb], axis=0)
 
 
-def block(x, p, pre, nh):
+def init_params(P, D, depth, E=0, dec_depth=0, O=0):
+    """mim-train's parameters in float32 with MAE's initialisation
+    (xavier_uniform weights, zero biases, LayerNorms 1 and 0, CLS and
+    mask token normal with deviation 0.02): the encoder of width D and
+    depth blocks on patches of P values, and with E a decoder of width
+    E, dec_depth blocks and O outputs; for the benchmarks' peers."""
+    p = {}
+
+    def lin(n, o, i):
+        w = torch.empty(o, i, dtype=torch.float32)
+        torch.nn.init.xavier_uniform_(w)
+        p[n + ".weight"], p[n + ".bias"] = w, torch.zeros(o)
+
+    def ln(n, d):
+        p[n + ".weight"], p[n + ".bias"] = torch.ones(d), torch.zeros(d)
+
+    def blk(pre, d):
+        ln(pre + "norm1", d)
+        lin(pre + "attn.qkv", 3 * d, d)
+        lin(pre + "attn.proj", d, d)
+        ln(pre + "norm2", d)
+        lin(pre + "mlp.fc1", 4 * d, d)
+        lin(pre + "mlp.fc2", d, 4 * d)
+
+    lin("enc.patch_embed", D, P)
+    p["enc.cls_token"] = torch.randn(D) * .02
+    for i in range(depth):
+        blk("enc.blk.%d." % i, D)
+    ln("enc.norm", D)
+    if E:
+        lin("dec.embed", E, D)
+        p["dec.mask_token"] = torch.randn(E) * .02
+        for i in range(dec_depth):
+            blk("dec.blk.%d." % i, E)
+        ln("dec.norm", E)
+        lin("dec.pred", O, E)
+    return p
+
+
+def block(x, p, pre, nh, dp=None):
+    """timm's pre-norm block; dp (2, B): drop path's scales of the
+    attention and MLP branches of each sample, or None."""
     B, T, C = x.shape
+    s1, s2 = (1, 1) if dp is None else (dp[0].reshape(B, 1, 1),
+                                        dp[1].reshape(B, 1, 1))
     hs = C // nh
     h = F.layer_norm(x, (C,), p[pre + "norm1.weight"], p[pre + "norm1.bias"],
                      1e-5)
@@ -52,11 +95,13 @@ def block(x, p, pre, nh):
     q, k, v = qkv[0], qkv[1], qkv[2]
     att = (q @ k.transpose(-2, -1)) * hs ** -0.5
     y = (att.softmax(dim=-1) @ v).transpose(1, 2).reshape(B, T, C)
-    x = x + F.linear(y, p[pre + "attn.proj.weight"], p[pre + "attn.proj.bias"])
+    x = x + s1 * F.linear(y, p[pre + "attn.proj.weight"],
+                          p[pre + "attn.proj.bias"])
     h = F.layer_norm(x, (C,), p[pre + "norm2.weight"], p[pre + "norm2.bias"],
                      1e-5)
     h = F.gelu(F.linear(h, p[pre + "mlp.fc1.weight"], p[pre + "mlp.fc1.bias"]))
-    return x + F.linear(h, p[pre + "mlp.fc2.weight"], p[pre + "mlp.fc2.bias"])
+    return x + s2 * F.linear(h, p[pre + "mlp.fc2.weight"],
+                             p[pre + "mlp.fc2.bias"])
 
 
 def forward(cfg, p, x, noise, tokens):

@@ -1,11 +1,11 @@
 /* See LICENSE file for copyright and license details. */
 /*
- * unit-probe: lib/probe.c and vit_encode, printed as TAP.
+ * unit-probe: lib/probe.c, lib/encoder.c and vit_encode, printed as TAP.
  *
  *   unit-probe
  *
  * vit_encode equals the encoder inside vit_forward (mask ratio 0, the
- * identity mask) bit for bit, for both targets, and probe_encode's
+ * identity mask) bit for bit, for both targets, and encoder_run's
  * chunks give the same bits as one batch; pooled is the mean of the
  * patch rows and cls row 0.  L-BFGS finds the minimum of Rosenbrock's
  * function and of a quadratic; the logistic regression's optimum has a
@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encoder.h"
 #include "probe.h"
 #include "util.h"
 #include "vit.h"
@@ -85,19 +86,19 @@ test_encode(int target)
 	pooled = ecalloc((size_t)B * D, sizeof(float));
 	cls = ecalloc((size_t)B * D, sizeof(float));
 	/* sgemm's rounding may depend on the rows of the batch: close */
-	probe_encode(&s, x, B, feat, NULL, NULL);
-	probe_encode(&b, x, B, feat1, pooled, cls);
+	encoder_run(&s, x, B, feat, NULL, NULL);
+	encoder_run(&b, x, B, feat1, pooled, cls);
 	dmax = 0;
 	for (j = 0; j < (size_t)B * L * D; j++)
 		dmax = fmax(dmax, fabs(feat[j] - feat1[j]));
-	ok(dmax < 1e-5, "%s: probe_encode in chunks of 2 is within 1e-5 of "
+	ok(dmax < 1e-5, "%s: encoder_run in chunks of 2 is within 1e-5 of "
 	   "one batch of 5 (%.2g)", target ? "tokens" : "pixel", dmax);
 	sameb = 1;
 	for (i = 0; i < B; i++)
 		sameb &= !memcmp(feat1 + (size_t)i * L * D,
 		                 a.a.eln + ((size_t)i * (1 + L) + 1) * D,
 		                 (size_t)L * D * sizeof(float));
-	ok(sameb, "%s: probe_encode's features are vit_forward's patch rows",
+	ok(sameb, "%s: encoder_run's features are vit_forward's patch rows",
 	   target ? "tokens" : "pixel");
 	same = 1;
 	for (i = 0; i < B; i++) {

@@ -22,22 +22,7 @@
 #include "tensor.h"
 #include "util.h"
 #include "vit.h"
-
-static void
-put(struct tsr_writer *w, const char *name, int dtype, int rank,
-    const uint64_t *dims, const void *data)
-{
-	struct tensor t;
-	char msg[256];
-
-	tensor_init(&t);
-	if (tensor_shape(&t, name, dtype, rank, dims, msg, sizeof(msg)) < 0)
-		die("%s", msg);
-	memcpy(t.data, data, t.nbytes);
-	if (tsr_write(w, &t, 0) < 0)
-		die("%s", w->msg);
-	tensor_free(&t);
-}
+#include "dump.h"
 
 int
 main(int argc, char *argv[])
@@ -124,19 +109,19 @@ main(int argc, char *argv[])
 	if (tsr_write(&w, &cfg, 0) < 0)
 		die("%s", w.msg);
 	d[0] = B, d[1] = v.L, d[2] = v.P;
-	put(&w, "patches", TSR_F32, 3, d, xf);
+	dump_put(&w, "patches", TSR_F32, 3, d, xf);
 	if (c.target)
-		put(&w, "tokens", TSR_I32, 2, d, tok->data);
-	put(&w, "noise", TSR_F32, 2, d, v.noise);
-	put(&w, "loss", TSR_F32, 0, d, &loss);
+		dump_put(&w, "tokens", TSR_I32, 2, d, tok->data);
+	dump_put(&w, "noise", TSR_F32, 2, d, v.noise);
+	dump_put(&w, "loss", TSR_F32, 0, d, &loss);
 	for (i = 0; i < v.npt; i++) {
 		const struct vit_tensor *p = &v.pt[i];
 
 		for (j = 0; j < p->rank; j++)
 			d[j] = p->dims[j];
-		put(&w, p->name, TSR_F32, p->rank, d, v.params + p->off);
+		dump_put(&w, p->name, TSR_F32, p->rank, d, v.params + p->off);
 		snprintf(gname, sizeof(gname), "grad.%s", p->name);
-		put(&w, gname, TSR_F32, p->rank, d, v.grads + p->off);
+		dump_put(&w, gname, TSR_F32, p->rank, d, v.grads + p->off);
 	}
 	if (tsr_finish(&w) < 0)
 		die("%s", w.msg);
