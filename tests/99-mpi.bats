@@ -209,8 +209,13 @@ ck_step() {
 	st=0
 	wait $job || st=$?
 	[ "$st" -ne 0 ]
-	run grep -o "rank [01] of 2: step [0-9]*: stopped by SIGTERM" err
+	# a rank whose own SIGTERM comes after the step that another rank's
+	# stopped ends there too, and says so
+	run grep -oE "rank [01] of 2: step [0-9]*: stopped by (SIGTERM|a signal to another rank)" err
 	[ "${#lines[@]}" -eq 2 ] || fail "$(cat err)"
+	run grep -c "stopped by SIGTERM" err
+	[ "$output" -ge 1 ]
+	run grep -oE "rank [01] of 2: step [0-9]*: stopped by" err
 	[ "${lines[0]#*: step }" = "${lines[1]#*: step }" ]
 	step=${lines[0]#*: step }
 	step=${step%%:*}
