@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
-#include <time.h>
 
 #include "kmeans_fit.h"
 #include "util.h"
@@ -61,15 +60,6 @@ struct fit {
 	char *msg;
 	size_t msglen;
 };
-
-static double
-seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int
 zero_row(const float *x, int d)
@@ -647,7 +637,7 @@ report(struct fit *f, enum kmeans_event ev, long it, int reseeded, double t0)
 	p.changed = f->changed;
 	p.reseeded = reseeded;
 	p.nsample = f->nsample;
-	p.seconds = seconds() - t0;
+	p.seconds = monotonic() - t0;
 	f->o->report(f->o->arg, &p);
 }
 
@@ -667,7 +657,7 @@ lloyd(struct fit *f, struct kmeans_fit_result *res)
 	}
 	res->converged = 0;
 	for (it = 1; it <= o->iters && !stop; it++) {
-		t0 = seconds();
+		t0 = monotonic();
 		f->pass = it;
 		f->inertia = 0;
 		f->changed = 0;
@@ -780,7 +770,7 @@ minibatch(struct fit *f)
 		goto out;
 	}
 	for (e = 1; e <= o->epochs; e++) {
-		t0 = seconds();
+		t0 = monotonic();
 		f->inertia = 0; /* over the epoch's batches */
 		f->nfar = 0;
 		if (perm) {
@@ -859,7 +849,7 @@ kmeans_fit(const struct kmeans_fit_opts *o, const struct kmeans_rows *rows,
 {
 	struct fit f;
 	int64_t *all = NULL, n;
-	double t0 = seconds();
+	double t0 = monotonic();
 	size_t kd;
 	int i, rc = -1;
 

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -460,4 +460,23 @@ rng_normal(struct rng *r)
 	double u1 = 1.0 - rng_uniform(r), u2 = rng_uniform(r);
 
 	return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+double
+monotonic(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+void
+die_nonfinite(long step, const char *what, const char *lastck,
+              long lastckstep)
+{
+	if (lastck)
+		die("step %ld: %s; stopping (the last good checkpoint is %s, "
+		    "step %ld)", step + 1, what, lastck, lastckstep);
+	die("step %ld: %s; stopping (no checkpoint written yet)", step + 1, what);
 }

@@ -90,6 +90,17 @@ void omp_passive(char *argv[]);
 void *bigmap(size_t bytes);
 void bigunmap(void *, size_t bytes);
 
+/* Seconds on the monotonic clock: the difference of two is an interval. */
+double monotonic(void);
+
+/*
+ * A loss or gradient of step+1 that is not finite, what: the run stops,
+ * naming the last good checkpoint (lastck, of step lastckstep) or saying
+ * there is none (lastck NULL).  For the training tools.
+ */
+_Noreturn void die_nonfinite(long step, const char *what, const char *lastck,
+                             long lastckstep);
+
 /* Input: NULL or "-" is stdin; the name for messages is "<stdin>".
  * Both grow a pipe they get to 1 MiB where Linux allows (util.c). */
 FILE *ifile_open(const char *path);

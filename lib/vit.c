@@ -1120,6 +1120,32 @@ stack_backward(struct vit *v, const struct vit_blockw *w,
 	}
 }
 
+/*
+ * The gradients of the CLS token and the patch embedding, into the
+ * thread's slab k, for its samples [b0, b1): dy (B, 1 + n, D) is the
+ * gradient of the encoder's input, CLS first, n patches a sample whose
+ * pixels are a->xv (B, n, P).
+ */
+static void
+embed_backward(struct vit *v, const struct sink *k, const float *dy, int b0,
+               int b1, int n)
+{
+	struct vit_a *a = &v->a;
+	int D = v->c.dim, P = v->P, Te = 1 + n, b, d;
+
+	for (b = b0; b < b1; b++) {
+		float *gc = sunk(k, v->g.cls);
+
+		for (d = 0; d < D; d++)
+			gc[d] += dy[(size_t)b * Te * D + d];
+		memcpy(a->gpe + (size_t)b * n * D, dy + ((size_t)b * Te + 1) * D,
+		       (size_t)n * D * sizeof(float));
+	}
+	linear_backward(NULL, sunk(k, v->g.pew), sunk(k, v->g.peb),
+	                a->gpe + (long)b0 * n * D, a->xv + (long)b0 * n * P,
+	                v->w.pew, NULL, (b1 - b0) * n, P, D);
+}
+
 void
 vit_backward(struct vit *v)
 {
@@ -1138,14 +1164,14 @@ vit_backward(struct vit *v)
 		int b0, b1, b, l, d, nb, r = 0;
 		float *dy = a->g0, *dx = a->g1;
 		struct sink k;
-		long rd, re, rv;
+		long rd, re;
 
 		/* the weights but the patch embedding's, whose input has no
 		 * gradient */
 		pack_weights(v, 1, v->npt, 1);
 		my_samples(B, &b0, &b1);
 		nb = b1 - b0;
-		rd = (long)b0 * Td, re = (long)b0 * Te, rv = (long)b0 * V;
+		rd = (long)b0 * Td, re = (long)b0 * Te;
 
 		/* loss and head; dx is scratch for the norm's output */
 		if (c->target == VIT_TOKENS)
@@ -1209,19 +1235,8 @@ vit_backward(struct vit *v)
 		stack_backward(v, w->enc, v->wp.enc, g->enc, a->enc, a->ex, c->depth,
 		               &dy, &dx, b0, b1, Te, D, c->heads, &r, lo + 1, NULL);
 
-		/* CLS and patch embedding */
 		k = sink(v, r, lo[r + 1]);
-		for (b = b0; b < b1; b++) {
-			float *gc = sunk(&k, g->cls);
-
-			for (d = 0; d < D; d++)
-				gc[d] += dy[(size_t)b * Te * D + d];
-			memcpy(a->gpe + (size_t)b * V * D, dy + ((size_t)b * Te + 1) * D,
-			       (size_t)V * D * sizeof(float));
-		}
-		linear_backward(NULL, sunk(&k, g->pew), sunk(&k, g->peb),
-		                a->gpe + rv * D, a->xv + rv * P, w->pew, NULL, nb * V,
-		                P, D);
+		embed_backward(v, &k, dy, b0, b1, V);
 		range_done(v, r, lo[r + 1], lo[r]);
 	}
 	v->gzero = 0;
@@ -1234,7 +1249,7 @@ vit_encode_backward(struct vit *v, int norm)
 	struct vit_a *a = &v->a;
 	const struct vit_w *w = &v->w;
 	const struct vit_w *g = &v->g;
-	int B = v->B, L = v->L, P = v->P, D = c->dim, Te = 1 + L;
+	int B = v->B, L = v->L, D = c->dim, Te = 1 + L;
 	int nthr = team(v), r0 = 1 + c->ddepth;
 	size_t lo[2 * VIT_MAXDEPTH + 4];
 	float *in = a->g0, *out = a->g1;
@@ -1245,7 +1260,7 @@ vit_encode_backward(struct vit *v, int norm)
 		in = a->g1, out = a->g0;
 	OMP_TEAM
 	{
-		int b0, b1, b, d, nb, r = r0;
+		int b0, b1, nb, r = r0;
 		float *dy = in, *dx = out;
 		struct sink k;
 		long re;
@@ -1271,19 +1286,8 @@ vit_encode_backward(struct vit *v, int norm)
 		               &dy, &dx, b0, b1, Te, D, c->heads, &r, lo + 1,
 		               v->dpath);
 
-		/* CLS and patch embedding, as vit_backward */
 		k = sink(v, r, lo[r + 1]);
-		for (b = b0; b < b1; b++) {
-			float *gc = sunk(&k, g->cls);
-
-			for (d = 0; d < D; d++)
-				gc[d] += dy[(size_t)b * Te * D + d];
-			memcpy(a->gpe + (size_t)b * L * D, dy + ((size_t)b * Te + 1) * D,
-			       (size_t)L * D * sizeof(float));
-		}
-		linear_backward(NULL, sunk(&k, g->pew), sunk(&k, g->peb),
-		                a->gpe + (long)b0 * L * D, a->xv + (long)b0 * L * P,
-		                w->pew, NULL, nb * L, P, D);
+		embed_backward(v, &k, dy, b0, b1, L);
 		range_done(v, r, lo[r + 1], lo[r]);
 	}
 	v->gzero = 0;

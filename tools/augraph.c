@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "augraph.h"
 #include "tensor.h"
@@ -225,15 +224,6 @@ put(const struct opts *o, const char *key, double v, int integer)
 		putchar('\n');
 }
 
-static double
-now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 static void
 usage(FILE *fp, int status)
 {
@@ -353,7 +343,7 @@ main(int argc, char *argv[])
 		die("%s", msg);
 
 	/* the graph and its spectrum */
-	t0 = now();
+	t0 = monotonic();
 	bags(&s, &b, &off, &btok, &bcnt, &y);
 	present = ecalloc((size_t)tl.maxlab + 1, 1);
 	for (i = 0; i < b.n; i++) {
@@ -383,7 +373,7 @@ main(int argc, char *argv[])
 		     b.n, s.seen, classes, b.k,
 		     side == AUGRAPH_TOKENS ? "tokens" : "images",
 		     side == AUGRAPH_TOKENS ? b.k : b.n,
-		     side == AUGRAPH_TOKENS ? b.k : b.n, now() - t0);
+		     side == AUGRAPH_TOKENS ? b.k : b.n, monotonic() - t0);
 	lambda = lam[classes];
 	bound = alpha == 0 ? 0 : lambda > 0 ? alpha / lambda : INFINITY;
 

@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "encoder.h"
 #include "layers.h"
@@ -290,10 +289,9 @@ main(int argc, char *argv[])
 	struct state st;
 	struct tsr_reader r;
 	struct tsr_group g;
-	struct timespec t0, t1;
 	FILE *in, *out;
 	char msg[512];
-	double s;
+	double t0, s;
 	int rc;
 
 	/* arguments */
@@ -305,7 +303,7 @@ main(int argc, char *argv[])
 	layers_threads(o.threads);
 	memset(&st, 0, sizeof(st));
 	st.o = &o;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = monotonic();
 	if (encoder_load(&st.v, o.model, o.batch, msg, sizeof(msg)) < 0)
 		die("%s", msg);
 	st.inname = ifile_name(o.in);
@@ -328,8 +326,7 @@ main(int argc, char *argv[])
 		die("%s", st.w.msg);
 	ofile_close(out);
 	if (o.verbose) {
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		s = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+		s = monotonic() - t0;
 		fprintf(stderr, "encode: %" PRIu64 " groups, %" PRIu64 " images, "
 		        "D=%d, %.1f images/s\n", st.groups, st.images, st.v.c.dim,
 		        s > 0 ? st.images / s : 0.0);

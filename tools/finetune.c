@@ -38,7 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "ckpt.h"
 #include "classifier.h"
@@ -563,26 +562,6 @@ end_epoch(struct ft *f)
 /* ------------------------------------------------------------------ */
 /* training                                                            */
 
-static double
-elapsed(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) * 1e-9;
-}
-
-/* a loss or gradient that is not finite: stop, saying what is left */
-static void
-nonfinite(struct ft *f, const char *what)
-{
-	if (f->lastck)
-		die("step %ld: %s; stopping (the last good checkpoint is %s, "
-		    "step %ld)", f->step + 1, what, f->lastck, f->lastckstep);
-	die("step %ld: %s; stopping (no checkpoint written yet)", f->step + 1,
-	    what);
-}
-
 /* SIGINT or SIGTERM: the steps taken are saved (not while a resumed
  * run still skips the checkpoint's images), and the run ends */
 static void
@@ -601,13 +580,13 @@ train_step(struct ft *f)
 	struct vit *v = &f->v;
 	struct classifier *c = &f->c;
 	struct mixup_draw d;
-	struct timespec t0;
+	double t0;
 	double gn, dt;
 	float loss, lr;
 
 	if (!f->nb)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = monotonic();
 	mixup_draw(&f->mix, v->c.gh * v->c.patch, v->c.gw * v->c.patch, &f->rng,
 	           &d);
 	mixup_apply(&d, f->xb, f->nb, v->L, v->c.patch, v->c.channels, v->c.gw);
@@ -617,12 +596,14 @@ train_step(struct ft *f)
 	loss = classifier_forward(c, f->xb, f->nb, f->droppath > 0 ? f->dp :
 	                          NULL, f->tb);
 	if (!isfinite(loss))
-		nonfinite(f, isnan(loss) ? "loss is NaN" : "loss is infinite");
+		die_nonfinite(f->step, isnan(loss) ? "loss is NaN" :
+		              "loss is infinite", f->lastck, f->lastckstep);
 	classifier_zero_grad(c);
 	classifier_backward(c);
 	gn = classifier_clip(&f->opt, c, f->clip);
 	if (!isfinite(gn))
-		nonfinite(f, "gradient norm is not finite");
+		die_nonfinite(f->step, "gradient norm is not finite",
+		              f->lastck, f->lastckstep);
 	lr = lr_schedule(f->step, f->total, f->warmup, (float)f->lr,
 	                 (float)f->minlr);
 	classifier_opt_step(&f->opt, c, lr);
@@ -630,7 +611,7 @@ train_step(struct ft *f)
 	f->seen += f->nb;
 	f->eloss += loss;
 	f->esteps++;
-	dt = elapsed(&t0);
+	dt = monotonic() - t0;
 	if (!f->o->quiet)
 		fprintf(stderr, "step %ld loss %.6f lr %.4e img/s %.1f\n", f->step,
 		        loss, lr, dt > 0 ? f->nb / dt : 0.0);

@@ -36,7 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "dist.h"
@@ -87,15 +86,6 @@ struct state {
 	struct tensor t;
 	struct tsr_reader r;
 };
-
-static double
-seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ------------------------------------------------------------------ */
 /* reading rows                                                        */
@@ -616,7 +606,7 @@ progress(void *arg, const struct kmeans_progress *p)
 	case KMEANS_SEEDED:
 		fprintf(stderr, "kmeans-fit: %s init on %zu rows, %.3f s\n",
 		        st->o->init == KMEANS_PLUSPLUS ? "k-means++" : "random",
-		        p->nsample, seconds() - st->t0);
+		        p->nsample, monotonic() - st->t0);
 		return;
 	case KMEANS_ITERATION:
 		fprintf(stderr, "kmeans-fit: iteration %ld: inertia %.17g, %" PRIu64
@@ -653,7 +643,7 @@ main(int argc, char *argv[])
 
 	/* prepare: the ranks (one without MPI); rank 0 writes */
 	memset(&st, 0, sizeof(st));
-	st.t0 = seconds();
+	st.t0 = monotonic();
 	if (dist_init(&st.dist, &argc, &argv, msg, sizeof(msg)) < 0)
 		die("%s", msg);
 	dist_name(&st.dist);
@@ -688,7 +678,7 @@ main(int argc, char *argv[])
 		        " records, %s, %.3f s\n", argv0,
 		        st.name, st.nrows, st.d, st.nrec,
 		        st.cache ? "kept in memory" : "read again each pass",
-		        seconds() - st.t0);
+		        monotonic() - st.t0);
 	if (!(ws = kmeans_ws_new(st.k, st.d, (int)o.threads)))
 		die("cannot set up K-means for K=%d, D=%d, %ld threads", st.k, st.d,
 		    o.threads);
@@ -730,7 +720,7 @@ main(int argc, char *argv[])
 	if (o.verbose && st.dist.rank == 0)
 		fprintf(stderr, "kmeans-fit: final inertia %.17g, %.3f s (%s kernel, "
 		        "%ld thread%s)\n",
-		        res.inertia, seconds() - st.t0,
+		        res.inertia, monotonic() - st.t0,
 		        kmeans_kernel_name(kmeans_ws_kernel(ws)), o.threads,
 		        o.threads > 1 ? "s" : "");
 	if (st.dist.rank == 0)

@@ -47,7 +47,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ckpt.h"
@@ -388,26 +387,6 @@ load(struct train *tr, const char *path)
 /* ------------------------------------------------------------------ */
 /* training                                                            */
 
-static double
-elapsed(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) * 1e-9;
-}
-
-/* a loss or gradient that is not finite: stop, saying what is left */
-static void
-nonfinite(struct train *tr, const char *what)
-{
-	if (tr->lastck)
-		die("step %ld: %s; stopping (the last good checkpoint is %s, "
-		    "step %ld)", tr->step + 1, what, tr->lastck, tr->lastckstep);
-	die("step %ld: %s; stopping (no checkpoint written yet)", tr->step + 1,
-	    what);
-}
-
 /*
  * Where this rank's k-th image of a step stands among the step's images
  * on every rank: the ranks take turns, image by image, as patchify -k
@@ -446,12 +425,12 @@ static void
 run_micro(struct train *tr)
 {
 	struct vit *v = &tr->v;
-	struct timespec t0;
+	double t0;
 	size_t i, L = v->L, n = v->nparams;
 	float loss, w = (float)tr->nb;
 	int b;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = monotonic();
 	for (b = 0; b < tr->nb; b++) {
 		noise_seek(tr, position(tr, tr->nstep - tr->nb + b));
 		for (i = 0; i < L; i++)
@@ -461,7 +440,8 @@ run_micro(struct train *tr)
 	vit_mask(v, tr->nb, NULL, tr->noise);
 	loss = vit_forward(v, tr->xb, tr->tb);
 	if (!isfinite(loss))
-		nonfinite(tr, isnan(loss) ? "loss is NaN" : "loss is infinite");
+		die_nonfinite(tr->step, isnan(loss) ? "loss is NaN" :
+		              "loss is infinite", tr->lastck, tr->lastckstep);
 	vit_zero_grad(v);
 	vit_backward(v);
 	if (tr->acc == v->grads)
@@ -472,7 +452,7 @@ run_micro(struct train *tr)
 			tr->acc[i] += w * v->grads[i];
 	tr->lsum += (double)tr->nb * loss;
 	tr->nb = 0;
-	tr->busy += elapsed(&t0);
+	tr->busy += monotonic() - t0;
 }
 
 /*
@@ -512,7 +492,7 @@ static void
 close_step(struct train *tr)
 {
 	struct vit *v = &tr->v;
-	struct timespec t0;
+	double t0;
 	const char *sig;
 	char msg[256];
 	double s[3], gn, dt, loss;
@@ -524,7 +504,7 @@ close_step(struct train *tr)
 	if (tr->nb)
 		run_micro(tr);
 	tr->open = 0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = monotonic();
 	s[0] = tr->lsum;
 	s[1] = (double)tr->nstep;
 	s[2] = stopsig != 0;
@@ -551,7 +531,8 @@ close_step(struct train *tr)
 		tr->parts = ereallocarray(NULL, v->npt, sizeof(*tr->parts));
 	gn = grad_clip(g, v->nparams, tr->clip);
 	if (!isfinite(gn))
-		nonfinite(tr, "gradient norm is not finite");
+		die_nonfinite(tr->step, "gradient norm is not finite",
+		              tr->lastck, tr->lastckstep);
 	lr = lr_schedule(tr->step, tr->total, tr->warmup, (float)tr->lr, 0.0f);
 	adamw_tick(&tr->opt);
 	for (i = 0; i < v->npt; i++) {
@@ -565,7 +546,7 @@ close_step(struct train *tr)
 	tr->step++;
 	tr->seen += m;
 	loss = s[0] / (double)m;
-	dt = tr->busy + elapsed(&t0);
+	dt = tr->busy + (monotonic() - t0);
 	if (!tr->o->quiet)
 		fprintf(stderr, "step %ld loss %.6f lr %.4e img/s %.1f\n", tr->step,
 		        loss, lr, dt > 0 ? m / dt : 0.0);

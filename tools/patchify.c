@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "image.h"
@@ -386,15 +385,13 @@ emit(struct state *st, const struct srcitem *it, uint64_t index)
 /* the passes                                                          */
 
 static void
-progress(struct state *st, uint64_t done, struct timespec *t0)
+progress(struct state *st, uint64_t done, double t0)
 {
-	struct timespec t1;
 	double s;
 
 	if (!st->o->verbose)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	s = (t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) * 1e-9;
+	s = monotonic() - t0;
 	fprintf(stderr, "patchify: epoch %ld/%ld: %llu images, %.0f images/s\n",
 	        st->epoch + 1, st->o->epochs, (unsigned long long)done,
 	        s > 0 ? done / s : 0.0);
@@ -406,11 +403,11 @@ epoch_random(struct state *st, uint64_t *order, uint64_t n)
 {
 	struct srcitem it;
 	struct rng rng;
-	struct timespec t0;
+	double t0;
 	char msg[512];
 	uint64_t i, j, t;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = monotonic();
 	if (st->o->shuffle) {
 		rng_seed(&rng, st->o->seed,
 		         (uint64_t)RNG_SHUFFLE << 56 ^ (uint64_t)st->epoch);
@@ -426,10 +423,10 @@ epoch_random(struct state *st, uint64_t *order, uint64_t n)
 			die("%s", msg);
 		emit(st, &it, order[i]);
 		if (st->o->verbose && (i + 1) % 100000 == 0)
-			progress(st, i + 1, &t0);
+			progress(st, i + 1, t0);
 	}
 	write_batch(st);
-	progress(st, n, &t0);
+	progress(st, n, t0);
 }
 
 static void
@@ -450,14 +447,14 @@ epoch_archive(struct state *st)
 	struct opts *o = st->o;
 	struct held *buf = NULL;
 	struct srcitem it;
-	struct timespec t0;
+	double t0;
 	struct rng rng = { 0 };
 	char msg[512];
 	uint64_t k = 0, done = 0;
 	long nheld = 0, j;
 	int r = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = monotonic();
 	if (st->epoch > 0 && imgsrc_rewind(&st->src, msg, sizeof(msg)) < 0)
 		die("%s", msg);
 	if (o->shuffle) {
@@ -486,7 +483,7 @@ epoch_archive(struct state *st)
 			buf[j] = h;
 		}
 		if (o->verbose && ++done % 10000 == 0)
-			progress(st, done, &t0);
+			progress(st, done, t0);
 	}
 	if (r < 0)
 		die("%s: %s", st->inname, msg);
@@ -498,7 +495,7 @@ epoch_archive(struct state *st)
 	}
 	free(buf);
 	write_batch(st);
-	progress(st, st->images, &t0);
+	progress(st, st->images, t0);
 }
 
 static void

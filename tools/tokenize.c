@@ -42,7 +42,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "kmeans.h"
 #include "tensor.h"
@@ -548,9 +547,8 @@ main(int argc, char *argv[])
 	struct state st;
 	struct tsr_reader r;
 	struct tsr_group g;
-	struct timespec t0, t1;
 	FILE *in, *out;
-	double s;
+	double t0, s;
 	int rc;
 
 	/* arguments */
@@ -560,7 +558,7 @@ main(int argc, char *argv[])
 	/* prepare */
 	memset(&st, 0, sizeof(st));
 	st.o = &o;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = monotonic();
 	if (o.centroids)
 		prepare_codebook(&o, &st);
 	st.inname = ifile_name(o.in);
@@ -581,8 +579,7 @@ main(int argc, char *argv[])
 		die("%s", st.w.msg);
 	ofile_close(out);
 	if (o.verbose) {
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		s = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+		s = monotonic() - t0;
 		if (o.reference)
 			fprintf(stderr, "tokenize: %" PRIu64 " groups, %" PRIu64
 			        " rows, reference tokenizer %s, %.0f rows/s\n",
