@@ -22,8 +22,8 @@
 # writes $(OUT)/main.tsv and $(OUT)/main.md and prints the latter:
 # with more than one seed, also the mean and standard deviation over
 # the seeds (finetune and finetune_sd among them with FINETUNE=1), and
-# the paired difference of ClusterMIM-Pixel and MAE (norm-pix) with its
-# 95% interval; with LR_SWEEP, $(OUT)/lr.{tsv,md}, the validation
+# the paired differences of ClusterMIM-Pixel and MAE (norm-pix), and of
+# ClusterMIM-Pixel and MAE, with their 95% intervals; with LR_SWEEP, $(OUT)/lr.{tsv,md}, the validation
 # accuracy of every learning rate tried.
 include pipelines/common.mk
 .DEFAULT_GOAL = main
@@ -54,8 +54,11 @@ $(OUT)/main.md: $(OUT)/main.tsv pipelines/tsv2md pipelines/seedmean pipelines/pa
 	  $(if $(word 2,$(SEEDS)),echo; \
 	    echo 'Mean and standard deviation over the seeds $(SEEDS):'; \
 	    echo; pipelines/seedmean $< | pipelines/tsv2md; \
-	    $(if $(and $(filter cm-pixel-k$(K),$(MAIN_RUNS)),$(filter mae-normpix,$(MAIN_RUNS))),\
-	      echo; pipelines/paired ClusterMIM-Pixel 'MAE (norm-pix)' $<;)) } > $@.tmp
+	    $(if $(filter cm-pixel-k$(K),$(MAIN_RUNS)),\
+	      $(if $(filter mae-normpix,$(MAIN_RUNS)),\
+	        echo; pipelines/paired ClusterMIM-Pixel 'MAE (norm-pix)' $<;)\
+	      $(if $(filter mae,$(MAIN_RUNS)),\
+	        echo; pipelines/paired ClusterMIM-Pixel MAE $<;))) } > $@.tmp
 	mv $@.tmp $@
 
 # the learning-rate sweep: validation accuracy of each method at each

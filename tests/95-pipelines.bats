@@ -221,6 +221,7 @@ fm_args() {
 	assert_success
 	assert_output --partial "## Main comparison: zipped test accuracy"
 	assert_output --partial "ClusterMIM-Pixel minus MAE (norm-pix), linear probe, paired over 2 seeds"
+	assert_output --partial "ClusterMIM-Pixel minus MAE, linear probe, paired over 2 seeds"
 	run eval pmake ablation.mk $args
 	assert_success
 	run awk -F '\t' '!/^#/ { print $1 }' r/ablation-k.tsv
