@@ -294,8 +294,9 @@ UKERNEL(ukernel_cols2, 1, ak, 2)
  * b is packed a block at a time, unless its rows are rows in memory (bj
  * 1) and there are too few rows of a (M < INPLACE) to pay for the copy:
  * then it is read where it is.  a is read where it is when its rows are
- * (ak 1), a last group of fewer than MR rows copied out; else it is
- * packed too, MC rows at a time.
+ * rows in memory (ak 1) or its columns are (ai 1: MR consecutive values
+ * a k, as the weight gradient's x^T), a last group of fewer than MR
+ * rows copied out; else (other strides) it is packed, MC rows at a time.
  */
 AVX512 static void
 gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
@@ -321,15 +322,18 @@ gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
 			for (mc = 0; mc < M; mc += MC) {
 				long mcc = M - mc < MC ? M - mc : MC;
 
-				if (ak != 1)
+				if (ak != 1 && ai != 1)
 					pack_a(apack, a + mc * ai + pc * ak, ai, ak, kc, mcc);
 				for (ic = mc; ic < mc + mcc; ic += MR) {
 					int mr = M - ic < MR ? (int)(M - ic) : MR;
 					const float *ap = a + ic * ai + pc * ak;
 					long sai = ai, sak = ak;
 
-					if (ak != 1) {
+					if (ak != 1 && ai != 1) {
 						ap = apack + (ic - mc) * kc, sai = 1, sak = MR;
+					} else if (ak != 1 && mr < MR) {
+						pack_a(at, ap, 1, ak, kc, mr);
+						ap = at, sak = MR;
 					} else if (mr < MR) {
 						pack_tail(at, ap, ai, kc, mr);
 						ap = at, sai = 1, sak = MR;
