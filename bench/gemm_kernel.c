@@ -24,22 +24,13 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "gemm.h"
+#include "util.h"
 
 void openblas_set_num_threads(int);
 
 enum { FWD, DW, DX };
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static float *
 randoms(long n)
@@ -77,17 +68,17 @@ product(long M, long N, long K, int form, int reps, double *ours,
 	*ours = *blas = 1e30;
 	gemm_pack(bp, N, K, b, bk, bj);
 	for (r = -1; r < reps; r++) {
-		t = now();
+		t = monotonic();
 		gemm(M, N, K, a, ai, ak, b, bk, bj, gemm_native() ? pre : NULL,
 		     c, N, 0, NULL, NULL);
-		t = now() - t;
+		t = monotonic() - t;
 		if (r >= 0 && t < *ours)
 			*ours = t;
-		t = now();
+		t = monotonic();
 		cblas_sgemm(CblasRowMajor, ak == 1 ? CblasNoTrans : CblasTrans,
 		            bj == 1 ? CblasNoTrans : CblasTrans, M, N, K, 1.0f, a,
 		            ak == 1 ? ai : ak, b, bj == 1 ? bk : bj, 0.0f, c, N);
-		t = now() - t;
+		t = monotonic() - t;
 		if (r >= 0 && t < *blas)
 			*blas = t;
 	}

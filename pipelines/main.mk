@@ -23,8 +23,9 @@
 # with more than one seed, also the mean and standard deviation over
 # the seeds (finetune and finetune_sd among them with FINETUNE=1), and
 # the paired differences of ClusterMIM-Pixel and MAE (norm-pix), and of
-# ClusterMIM-Pixel and MAE, with their 95% intervals; with LR_SWEEP, $(OUT)/lr.{tsv,md}, the validation
-# accuracy of every learning rate tried.
+# ClusterMIM-Pixel and MAE, with their 95% intervals; with LR_SWEEP,
+# $(OUT)/lr.{tsv,md}, the validation accuracy of every learning rate
+# tried.
 include pipelines/common.mk
 .DEFAULT_GOAL = main
 
