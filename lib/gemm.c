@@ -118,7 +118,8 @@ pack_b(float *restrict bp, const float *restrict b, long bk, long bj,
 			/* columns of b are rows in memory: 16 x 16 transposes */
 			long h;
 
-			for (h = 0; h < 2; h++) {
+			/* a panel at most 16 wide has its second half unread */
+			for (h = 0; h < 2 && w > 16 * h; h++) {
 				long rows = w - 16 * h;
 
 				for (k = 0; k < kc; k += 16) {
@@ -209,17 +210,18 @@ pack_tail(float *restrict at, const float *restrict a, long ai, long kc,
 }
 
 /*
- * The micro-kernel: c (mr <= MR rows, the lanes m0, m1 of its nv <= 2
- * vectors of columns) [+]= a (MR,kc) b (kc,16 nv), a(i,k) at a[i ai +
- * k ak], row k of b at b + k ldb (packed: ldb = NR); old: add c's old
- * value; then bias and res if not NULL.  Called with ai or ak a
+ * The micro-kernel: c (rows lo <= i < mr <= MR, the lanes m0, m1 of its
+ * nv <= 2 vectors of columns) [+]= a (MR,kc) b (kc,16 nv), a(i,k) at
+ * a[i ai + k ak], row k of b at b + k ldb (packed: ldb = NR); old: add
+ * c's old value; then bias and res if not NULL.  The rows above lo are
+ * computed and dropped.  Called with ai or ak a
  * constant 1 and nv a constant, so each use compiles to its own
  * addressing and registers.
  */
 INLINE AVX512 void
 ukernel(long kc, const float *a, long ai, long ak, const float *b, long ldb,
-        int nv, float *c, long ldc, int mr, __mmask16 m0, __mmask16 m1,
-        int old, const float *bias, const float *res)
+        int nv, float *c, long ldc, int lo, int mr, __mmask16 m0,
+        __mmask16 m1, int old, const float *bias, const float *res)
 {
 	__m512 x[MR][2];
 	long k;
@@ -252,6 +254,8 @@ ukernel(long kc, const float *a, long ai, long ak, const float *b, long ldb,
 
 		if (i >= mr)
 			break;
+		if (i < lo)
+			continue;
 
 		if (old) {
 			y0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, ci), y0);
@@ -279,11 +283,12 @@ ukernel(long kc, const float *a, long ai, long ak, const float *b, long ldb,
 #define UKERNEL(name, AI, AK, NV) \
 __attribute__((noinline)) AVX512 static void \
 name(long kc, const float *a, long ai, long ak, const float *b, long ldb, \
-     float *c, long ldc, int mr, __mmask16 m0, __mmask16 m1, int old, \
-     const float *bias, const float *res) \
+     float *c, long ldc, int lo, int mr, __mmask16 m0, __mmask16 m1, \
+     int old, const float *bias, const float *res) \
 { \
 	(void)ai, (void)ak; \
-	ukernel(kc, a, AI, AK, b, ldb, NV, c, ldc, mr, m0, m1, old, bias, res); \
+	ukernel(kc, a, AI, AK, b, ldb, NV, c, ldc, lo, mr, m0, m1, old, bias, \
+	        res); \
 }
 UKERNEL(ukernel_rows1, ai, 1, 1)
 UKERNEL(ukernel_rows2, ai, 1, 2)
@@ -295,8 +300,10 @@ UKERNEL(ukernel_cols2, 1, ak, 2)
  * 1) and there are too few rows of a (M < INPLACE) to pay for the copy:
  * then it is read where it is.  a is read where it is when its rows are
  * rows in memory (ak 1) or its columns are (ai 1: MR consecutive values
- * a k, as the weight gradient's x^T), a last group of fewer than MR
- * rows copied out; else (other strides) it is packed, MC rows at a time.
+ * a k, as the weight gradient's x^T); a last group of fewer than MR rows
+ * is the last MR rows of a, the ones before it computed again and
+ * dropped, or, when a has fewer than MR rows, copied out.  Else (other
+ * strides) a is packed, MC rows at a time.
  */
 AVX512 static void
 gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
@@ -325,12 +332,15 @@ gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
 				if (ak != 1 && ai != 1)
 					pack_a(apack, a + mc * ai + pc * ak, ai, ak, kc, mcc);
 				for (ic = mc; ic < mc + mcc; ic += MR) {
-					int mr = M - ic < MR ? (int)(M - ic) : MR;
+					int mr = M - ic < MR ? (int)(M - ic) : MR, lo = 0;
+					long i0 = ic, sai = ai, sak = ak;
 					const float *ap = a + ic * ai + pc * ak;
-					long sai = ai, sak = ak;
 
 					if (ak != 1 && ai != 1) {
 						ap = apack + (ic - mc) * kc, sai = 1, sak = MR;
+					} else if (mr < MR && M >= MR) {
+						lo = MR - mr, i0 = ic - lo, mr = MR;
+						ap = a + i0 * ai + pc * ak;
 					} else if (ak != 1 && mr < MR) {
 						pack_a(at, ap, 1, ak, kc, mr);
 						ap = at, sak = MR;
@@ -343,24 +353,24 @@ gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
 						const float *bp = packed ? bpk + p * kc * NR :
 						                  bb + p * NR;
 						long ldb = packed ? NR : bk;
-						float *cp = c + ic * ldc + j;
+						float *cp = c + i0 * ldc + j;
 						const float *bi = last && bias ? bias + j : NULL;
-						const float *ri = last && res ? res + ic * ldc + j :
+						const float *ri = last && res ? res + i0 * ldc + j :
 						                  NULL;
 						__mmask16 m0 = lanes(w), m1 = lanes(w - 16);
 
 						if (sak == 1 && w > 16)
 							ukernel_rows2(kc, ap, sai, sak, bp, ldb, cp, ldc,
-							              mr, m0, m1, old, bi, ri);
+							              lo, mr, m0, m1, old, bi, ri);
 						else if (sak == 1)
 							ukernel_rows1(kc, ap, sai, sak, bp, ldb, cp, ldc,
-							              mr, m0, m1, old, bi, ri);
+							              lo, mr, m0, m1, old, bi, ri);
 						else if (w > 16)
 							ukernel_cols2(kc, ap, sai, sak, bp, ldb, cp, ldc,
-							              mr, m0, m1, old, bi, ri);
+							              lo, mr, m0, m1, old, bi, ri);
 						else
 							ukernel_cols1(kc, ap, sai, sak, bp, ldb, cp, ldc,
-							              mr, m0, m1, old, bi, ri);
+							              lo, mr, m0, m1, old, bi, ri);
 					}
 				}
 			}

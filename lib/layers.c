@@ -169,6 +169,27 @@ sum_lanes2(const float *x, const float *y, int n)
 	return t;
 }
 
+/* the largest of x (n >= 1), in VEC lanes as sum_lanes: one chain of
+ * comparisons would wait on each other */
+INLINE float
+max_lanes(const float *x, int n)
+{
+	float s[VEC], t;
+	int i, j, m = n / VEC * VEC;
+
+	for (j = 0; j < VEC; j++)
+		s[j] = x[0];
+	for (i = 0; i < m; i += VEC)
+		for (j = 0; j < VEC; j++)
+			s[j] = x[i + j] > s[j] ? x[i + j] : s[j];
+	t = s[0];
+	for (j = 1; j < VEC; j++)
+		t = s[j] > t ? s[j] : t;
+	for (i = m; i < n; i++)
+		t = x[i] > t ? x[i] : t;
+	return t;
+}
+
 /* ------------------------------------------------------------------ */
 /* linear                                                              */
 
@@ -330,21 +351,30 @@ layernorm_backward(float *dinp, const float *dres, float *dw, float *db,
  * (stride 3C), out and dout those of rows of stride C.
  */
 
-/* n rows of T scores: p = softmax(s scale), in place */
+/*
+ * n rows of T scores: p = softmax(s scale), in place.  Three passes, so
+ * that the exponentials run as one loop over all n T values, which
+ * vectorises whatever T is (a row of 13 or 50 scores is too short for
+ * the vectoriser): each row less its maximum, times scale; exp of all;
+ * each row over its sum.
+ */
 KERNEL static void
 softmax_k(float *restrict s, long n, int T, float scale)
 {
-	long r;
+	long r, i;
 	int t;
 
 	for (r = 0; r < n; r++) {
-		float *x = s + r * T, mx = x[0], sum;
+		float *x = s + r * T, mx = max_lanes(x, T);
 
-		for (t = 1; t < T; t++)
-			mx = x[t] > mx ? x[t] : mx;
 		for (t = 0; t < T; t++)
-			x[t] = exp_fast((x[t] - mx) * scale);
-		sum = 1.0f / sum_lanes(x, T);
+			x[t] = (x[t] - mx) * scale;
+	}
+	for (i = 0; i < n * T; i++)
+		s[i] = exp_fast(s[i]);
+	for (r = 0; r < n; r++) {
+		float *x = s + r * T, sum = 1.0f / sum_lanes(x, T);
+
 		for (t = 0; t < T; t++)
 			x[t] *= sum;
 	}
