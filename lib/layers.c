@@ -50,7 +50,7 @@ layers_threads(int n)
 /* ------------------------------------------------------------------ */
 /* vector kernels                                                      */
 
-enum { VEC = 8 };  /* row padding, in floats */
+enum { VEC = 8 };  /* the lanes of max_lanes */
 
 /*
  * x with |x| clamped to lim, in integer operations on the bits: a float
@@ -88,20 +88,20 @@ exp_fast(float x)
 	uint32_t ti, e;
 
 	x = clampabs(x, 87.0f);
-	t = x * 1.44269504088896341f + magic;
+	t = fmaf(x, 1.44269504088896341f, magic);
 	n = t - magic;
 	memcpy(&ti, &t, sizeof(ti));
 	e = (ti - 0x4b400000u + 127u) << 23; /* (n + 127) << 23 */
 	memcpy(&sc, &e, sizeof(sc));
-	r = x - n * 0.693359375f;
-	r = r - n * -2.12194440e-4f;
+	r = fmaf(n, -0.693359375f, x);
+	r = fmaf(n, 2.12194440e-4f, r);
 	p = 1.9875691500e-4f;
-	p = p * r + 1.3981999507e-3f;
-	p = p * r + 8.3334519073e-3f;
-	p = p * r + 4.1665795894e-2f;
-	p = p * r + 1.6666665459e-1f;
-	p = p * r + 5.0000001201e-1f;
-	p = p * r * r + r + 1.0f;
+	p = fmaf(p, r, 1.3981999507e-3f);
+	p = fmaf(p, r, 8.3334519073e-3f);
+	p = fmaf(p, r, 4.1665795894e-2f);
+	p = fmaf(p, r, 1.6666665459e-1f);
+	p = fmaf(p, r, 5.0000001201e-1f);
+	p = fmaf(p, r * r, r) + 1.0f;
 	return p * sc;
 }
 
@@ -118,36 +118,37 @@ erf_fast(float x)
 	x = clampabs(x, 4.0f);
 	x2 = x * x;
 	p = -2.72614225801306e-10f;
-	p = p * x2 + 2.77068142495902e-08f;
-	p = p * x2 + -2.10102402082508e-06f;
-	p = p * x2 + -5.69250639462346e-05f;
-	p = p * x2 + -7.34990630326855e-04f;
-	p = p * x2 + -2.95459980854025e-03f;
-	p = p * x2 + -1.60960333262415e-02f;
+	p = fmaf(p, x2, 2.77068142495902e-08f);
+	p = fmaf(p, x2, -2.10102402082508e-06f);
+	p = fmaf(p, x2, -5.69250639462346e-05f);
+	p = fmaf(p, x2, -7.34990630326855e-04f);
+	p = fmaf(p, x2, -2.95459980854025e-03f);
+	p = fmaf(p, x2, -1.60960333262415e-02f);
 	q = -1.45660718464996e-05f;
-	q = q * x2 + -2.13374055278905e-04f;
-	q = q * x2 + -1.68282697438203e-03f;
-	q = q * x2 + -7.37332916720468e-03f;
-	q = q * x2 + -1.42647390514189e-02f;
+	q = fmaf(q, x2, -2.13374055278905e-04f);
+	q = fmaf(q, x2, -1.68282697438203e-03f);
+	q = fmaf(q, x2, -7.37332916720468e-03f);
+	q = fmaf(q, x2, -1.42647390514189e-02f);
 	return x * p / q;
 }
 
 /*
- * The sum of x (n) in VEC lanes, then the lanes in order, then the
- * tail: a fixed order, that the vectoriser keeps (it may not reorder a
- * plain running sum).  sum_lanes2 is the same for x y.
+ * The sum of x (n) in the 16 lanes of a vf16, the lanes added as hsum
+ * adds them, then the tail in order: a fixed order, the same in every
+ * kernel.  sum_lanes2 is the same for x y.
  */
 INLINE float
 sum_lanes(const float *x, int n)
 {
-	float s[VEC] = { 0 }, t = 0.0f;
-	int i, j, m = n / VEC * VEC;
+	vf16 s = { 0 }, v;
+	float t;
+	int i, m = n / 16 * 16;
 
-	for (i = 0; i < m; i += VEC)
-		for (j = 0; j < VEC; j++)
-			s[j] += x[i + j];
-	for (j = 0; j < VEC; j++)
-		t += s[j];
+	for (i = 0; i < m; i += 16) {
+		VLOAD(v, x + i);
+		s += v;
+	}
+	t = hsum(&s);
 	for (i = m; i < n; i++)
 		t += x[i];
 	return t;
@@ -156,21 +157,23 @@ sum_lanes(const float *x, int n)
 INLINE float
 sum_lanes2(const float *x, const float *y, int n)
 {
-	float s[VEC] = { 0 }, t = 0.0f;
-	int i, j, m = n / VEC * VEC;
+	vf16 s = { 0 }, u, v;
+	float t;
+	int i, m = n / 16 * 16;
 
-	for (i = 0; i < m; i += VEC)
-		for (j = 0; j < VEC; j++)
-			s[j] += x[i + j] * y[i + j];
-	for (j = 0; j < VEC; j++)
-		t += s[j];
+	for (i = 0; i < m; i += 16) {
+		VLOAD(u, x + i);
+		VLOAD(v, y + i);
+		s += u * v;
+	}
+	t = hsum(&s);
 	for (i = m; i < n; i++)
 		t += x[i] * y[i];
 	return t;
 }
 
-/* the largest of x (n >= 1), in VEC lanes as sum_lanes: one chain of
- * comparisons would wait on each other */
+/* the largest of x (n >= 1), in VEC lanes: one chain of comparisons
+ * would wait on each other (the order does not change a maximum) */
 INLINE float
 max_lanes(const float *x, int n)
 {
@@ -251,27 +254,40 @@ linear_backward(float *dinp, float *dw, float *db, const float *dout,
 /* ------------------------------------------------------------------ */
 /* layernorm                                                           */
 
-/* rows [0, n) of the forward pass */
+/* rows [0, n) of the forward pass, 16 channels at a time (vf16), the
+ * last C % 16 one by one */
 KERNEL static void
 ln_fwd_k(float *restrict out, float *restrict mean, float *restrict rstd,
          const float *restrict inp, const float *restrict w,
-         const float *restrict b, long n, int C, float eps,
-         float *restrict tmp)
+         const float *restrict b, long n, int C, float eps)
 {
+	int c, m16 = C / 16 * 16;
 	long i;
-	int c;
 
 	for (i = 0; i < n; i++) {
 		const float *x = inp + (size_t)i * C;
 		float *y = out + (size_t)i * C, m, v, s;
+		vf16 acc = { 0 }, xv, wv, bv, d;
 
 		m = sum_lanes(x, C) / C;
-		for (c = 0; c < C; c++)
-			tmp[c] = x[c] - m;
-		v = sum_lanes2(tmp, tmp, C) / C;
-		s = 1.0f / sqrtf(v + eps);
-		for (c = 0; c < C; c++)
-			y[c] = tmp[c] * s * w[c] + b[c];
+		for (c = 0; c < m16; c += 16) {
+			VLOAD(xv, x + c);
+			d = xv - m;
+			acc += d * d;
+		}
+		v = hsum(&acc);
+		for (c = m16; c < C; c++)
+			v += (x[c] - m) * (x[c] - m);
+		s = 1.0f / sqrtf(v / C + eps);
+		for (c = 0; c < m16; c += 16) {
+			VLOAD(xv, x + c);
+			VLOAD(wv, w + c);
+			VLOAD(bv, b + c);
+			d = (xv - m) * s * wv + bv;
+			VSTORE(y + c, d);
+		}
+		for (c = m16; c < C; c++)
+			y[c] = (x[c] - m) * s * w[c] + b[c];
 		mean[i] = m;
 		rstd[i] = s;
 	}
@@ -281,14 +297,17 @@ void
 layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                   const float *w, const float *b, int N, int C, float eps)
 {
-	float tmp[C];
-
 	if (N > 0)
-		ln_fwd_k(out, mean, rstd, inp, w, b, N, C, eps, tmp);
+		ln_fwd_k(out, mean, rstd, inp, w, b, N, C, eps);
 }
 
-/* rows [0, n) of dinp = dres + the gradient, or = it (dres NULL); dw and
- * db += theirs (if not NULL), rows in order; tmp (2C) scratch */
+/*
+ * rows [0, n) of dinp = dres + the gradient, or = it (dres NULL); dw and
+ * db += theirs (if not NULL), rows in order.  Per channel: the
+ * normalised input nrm = (x - mean) rstd, dn = w dout; the row's means
+ * of dn and of dn nrm; then dinp.  16 channels at a time (vf16), the
+ * last C % 16 one by one; tmp (2C) keeps nrm and dn between the passes.
+ */
 KERNEL static void
 ln_bwd_k(float *restrict dinp, const float *restrict dres,
          float *restrict dw, float *restrict db, const float *restrict dout,
@@ -297,34 +316,65 @@ ln_bwd_k(float *restrict dinp, const float *restrict dres,
          int C, float *restrict tmp)
 {
 	float *nrm = tmp, *dn = tmp + C;
+	int c, m16 = C / 16 * 16;
 	long i;
-	int c;
 
 	for (i = 0; i < n; i++) {
 		const float *x = inp + (size_t)i * C, *dy = dout + (size_t)i * C;
+		const float *dr = dres ? dres + (size_t)i * C : NULL;
 		float *dx = dinp + (size_t)i * C, m = mean[i], s = rstd[i];
 		float dn_mean, dn_norm;
+		vf16 a1 = { 0 }, a2 = { 0 }, xv, yv, wv, nv, dv, t;
 
-		for (c = 0; c < C; c++) {
+		for (c = 0; c < m16; c += 16) {
+			VLOAD(xv, x + c);
+			VLOAD(yv, dy + c);
+			VLOAD(wv, w + c);
+			nv = (xv - m) * s;
+			dv = wv * yv;
+			a1 += dv;
+			a2 += dv * nv;
+			VSTORE(nrm + c, nv);
+			VSTORE(dn + c, dv);
+			if (dw) {
+				VLOAD(t, dw + c);
+				t += yv * nv;
+				VSTORE(dw + c, t);
+			}
+			if (db) {
+				VLOAD(t, db + c);
+				t += yv;
+				VSTORE(db + c, t);
+			}
+		}
+		dn_mean = hsum(&a1);
+		dn_norm = hsum(&a2);
+		for (c = m16; c < C; c++) {
 			nrm[c] = (x[c] - m) * s;
 			dn[c] = w[c] * dy[c];
-		}
-		if (dw)
-			for (c = 0; c < C; c++)
+			dn_mean += dn[c];
+			dn_norm += dn[c] * nrm[c];
+			if (dw)
 				dw[c] += dy[c] * nrm[c];
-		if (db)
-			for (c = 0; c < C; c++)
+			if (db)
 				db[c] += dy[c];
-		dn_mean = sum_lanes(dn, C) / C;
-		dn_norm = sum_lanes2(dn, nrm, C) / C;
-		if (dres) {
-			const float *dr = dres + (size_t)i * C;
+		}
+		dn_mean /= C;
+		dn_norm /= C;
+		for (c = 0; c < m16; c += 16) {
+			VLOAD(nv, nrm + c);
+			VLOAD(dv, dn + c);
+			t = (dv - dn_mean - nv * dn_norm) * s;
+			if (dr) {
+				VLOAD(xv, dr + c);
+				t = xv + t;
+			}
+			VSTORE(dx + c, t);
+		}
+		for (c = m16; c < C; c++) {
+			float g = (dn[c] - dn_mean - nrm[c] * dn_norm) * s;
 
-			for (c = 0; c < C; c++)
-				dx[c] = dr[c] + (dn[c] - dn_mean - nrm[c] * dn_norm) * s;
-		} else {
-			for (c = 0; c < C; c++)
-				dx[c] = (dn[c] - dn_mean - nrm[c] * dn_norm) * s;
+			dx[c] = dr ? dr[c] + g : g;
 		}
 	}
 }
@@ -459,7 +509,7 @@ attention_backward(float *dqkv, float *datt, const float *dout,
 INLINE float
 normal_cdf(float x)
 {
-	return 0.5f * (1.0f + erf_fast(x * INV_SQRT2));
+	return fmaf(0.5f, erf_fast(x * INV_SQRT2), 0.5f);
 }
 
 /* out = x Phi(x) of inp, in place or not */
@@ -483,7 +533,7 @@ gelu_fwd_grad_k(float *out, float *restrict grad, const float *inp, long n)
 		float pdf = INV_SQRT2PI * exp_fast(-0.5f * x * x);
 
 		out[i] = x * cdf;
-		grad[i] = cdf + x * pdf;
+		grad[i] = fmaf(x, pdf, cdf);
 	}
 }
 

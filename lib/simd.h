@@ -18,6 +18,8 @@
 #ifndef MIM_SIMD_H
 #define MIM_SIMD_H
 
+#include <string.h>
+
 #if defined(__x86_64__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
 #define KERNEL __attribute__((target_clones("arch=x86-64-v4", \
@@ -45,5 +47,38 @@
 #else
 #define INLINE static inline
 #endif
+
+/*
+ * vf16: 16 floats as one value (the GCC and Clang vector extension), an
+ * AVX-512 register in the x86-64-v4 kernel, two AVX or four SSE ones in
+ * the others: for a row's reductions, whose lanes the vectoriser will
+ * not lay out by itself.  Element-wise + - * on vf16 and a float are
+ * those of each lane; VLOAD and VSTORE move 16 floats at any address;
+ * hsum adds the lanes as a tree (lane j + lane j + 8, then j + 4, j +
+ * 2, j + 1), the same order in every kernel.  Vectors go by pointer,
+ * so no function's ABI depends on the target.
+ */
+typedef float vf16 __attribute__((vector_size(64)));
+typedef int vi16 __attribute__((vector_size(64)));
+
+#define VLOAD(v, p) memcpy(&(v), (p), sizeof(vf16))
+#define VSTORE(p, v) memcpy((p), &(v), sizeof(vf16))
+#ifdef __clang__
+#define VSHUF(v, ...) __builtin_shufflevector(v, v, __VA_ARGS__)
+#else
+#define VSHUF(v, ...) __builtin_shuffle(v, (vi16){ __VA_ARGS__ })
+#endif
+
+INLINE float
+hsum(const vf16 *v)
+{
+	vf16 s = *v;
+
+	s += VSHUF(s, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
+	s += VSHUF(s, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7);
+	s += VSHUF(s, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+	s += VSHUF(s, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+	return s[0];
+}
 
 #endif
