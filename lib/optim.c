@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "optim.h"
 #include "simd.h"
@@ -30,12 +31,17 @@ adamw_init(struct adamw *a, size_t n, float b1, float b2, float eps)
 	a->b2 = b2;
 	a->eps = eps;
 	a->t = 0;
-	a->m = calloc(n ? n : 1, sizeof(float));
-	a->v = calloc(n ? n : 1, sizeof(float));
+	a->m = malloc((n ? n : 1) * sizeof(float));
+	a->v = malloc((n ? n : 1) * sizeof(float));
 	if (!a->m || !a->v) {
 		adamw_free(a);
 		return -1;
 	}
+	/* written, not calloc's zero pages: the first update would read
+	 * those and then write them, a copy-on-write fault for each page
+	 * that stops every other thread of the process to flush its TLB */
+	memset(a->m, 0, n * sizeof(float));
+	memset(a->v, 0, n * sizeof(float));
 	return 0;
 }
 
