@@ -11,6 +11,7 @@
 #include <xmmintrin.h>
 #endif
 
+#include "attn.h"
 #include "gemm.h"
 #include "layers.h"
 #include "simd.h"
@@ -133,32 +134,34 @@ erf_fast(float x)
 }
 
 /*
- * The sum of x (n) in the 16 lanes of a vf16, the lanes added as hsum
- * adds them, then the tail in order: a fixed order, the same in every
- * kernel.  sum_lanes2 is the same for x y.
+ * The sum of x (n) in the 16 lanes of a vf16, 16 values at a time, the
+ * last n % 16 with zeros after them, then the lanes added as hsum adds
+ * them: a fixed order, the same in every kernel (and in attn.c's).
+ * sum_lanes2 is the same for x y.
  */
 INLINE float
 sum_lanes(const float *x, int n)
 {
 	vf16 s = { 0 }, v;
-	float t;
 	int i, m = n / 16 * 16;
 
 	for (i = 0; i < m; i += 16) {
 		VLOAD(v, x + i);
 		s += v;
 	}
-	t = hsum(&s);
-	for (i = m; i < n; i++)
-		t += x[i];
-	return t;
+	if (m < n) {
+		vf16 t = { 0 };
+
+		memcpy(&t, x + m, (size_t)(n - m) * sizeof(float));
+		s += t;
+	}
+	return hsum(&s);
 }
 
 INLINE float
 sum_lanes2(const float *x, const float *y, int n)
 {
 	vf16 s = { 0 }, u, v;
-	float t;
 	int i, m = n / 16 * 16;
 
 	for (i = 0; i < m; i += 16) {
@@ -166,10 +169,14 @@ sum_lanes2(const float *x, const float *y, int n)
 		VLOAD(v, y + i);
 		s += u * v;
 	}
-	t = hsum(&s);
-	for (i = m; i < n; i++)
-		t += x[i] * y[i];
-	return t;
+	if (m < n) {
+		vf16 tu = { 0 }, tv = { 0 };
+
+		memcpy(&tu, x + m, (size_t)(n - m) * sizeof(float));
+		memcpy(&tv, y + m, (size_t)(n - m) * sizeof(float));
+		s += tu * tv;
+	}
+	return hsum(&s);
 }
 
 /* the largest of x (n >= 1), in VEC lanes: one chain of comparisons
@@ -398,7 +405,9 @@ layernorm_backward(float *dinp, const float *dres, float *dw, float *db,
  * each row's softmax of s scale in place, out = att v; backward, datt =
  * dout v^T, the softmax's gradient in place, dq = ds k, dk = ds^T q, dv
  * = att^T dout.  q, k and v are the head's columns of the qkv rows
- * (stride 3C), out and dout those of rows of stride C.
+ * (stride 3C), out and dout those of rows of stride C.  Where
+ * attn_native says so (short sequences, AVX-512), attn.c computes the
+ * same, to the byte, in one kernel.
  */
 
 /*
@@ -462,6 +471,11 @@ attention_forward(float *out, float *att, const float *qkv, int B, int T,
 		const float *q = qkv + (size_t)b * T * ld + h * hs;
 		float *a = att + (size_t)bh * T * T;
 
+		if (attn_native(T, hs)) {
+			attn_forward(out + (size_t)b * T * C + h * hs, C, a, q, q + C,
+			             q + 2 * C, ld, T, hs, scale);
+			continue;
+		}
 		/* s (T,T) = q (T,hs) k^T: b(i,t) = k[t ld + i] */
 		gemm(T, T, hs, q, ld, 1, q + C, 1, ld, NULL, a, T, 0, NULL, NULL);
 		softmax_k(a, T, T, scale);
@@ -487,6 +501,11 @@ attention_backward(float *dqkv, float *datt, const float *dout,
 		const float *dy = dout + (size_t)b * T * C + h * hs;
 		float *dq = dqkv + off, *ds = datt + (size_t)bh * T * T;
 
+		if (attn_native(T, hs)) {
+			attn_backward(dq, dq + C, dq + 2 * C, ds, dy, C, q, q + C,
+			              q + 2 * C, ld, a, T, hs, scale);
+			continue;
+		}
 		/* datt (T,T) = dy (T,hs) v^T, then the scores' gradient */
 		gemm(T, T, hs, dy, C, 1, q + 2 * C, 1, ld, NULL, ds, T, 0, NULL,
 		     NULL);

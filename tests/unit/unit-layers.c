@@ -23,6 +23,7 @@
 #include <omp.h>
 #endif
 
+#include "attn.h"
 #include "gemm.h"
 #include "layers.h"
 #include "util.h"
@@ -380,6 +381,70 @@ test_attention(void)
 	free(datt);
 }
 
+/*
+ * The AVX-512 kernel of short sequences (attn.c), where the CPU has it:
+ * the same bytes as the products and softmax of the other path, forward
+ * and backward, for T across its vectors' edges and each head size;
+ * and its gradient against finite differences.
+ */
+static int
+attention_paths_agree(int B, int T, int C, int NH)
+{
+	size_t nq = (size_t)B * T * 3 * C, na = (size_t)B * NH * T * T;
+	size_t no = (size_t)B * T * C;
+	float *qkv = randn(nq, 2), *dout = randn(no, 1);
+	float *out[2], *att[2], *dqkv[2], *datt[2];
+	int i, same;
+
+	for (i = 0; i < 2; i++) {
+		out[i] = zeros(no), att[i] = zeros(na);
+		dqkv[i] = zeros(nq), datt[i] = zeros(na);
+		attn_force(i == 0 ? 0 : -1);
+		attention_forward(out[i], att[i], qkv, B, T, C, NH);
+		attention_backward(dqkv[i], datt[i], dout, qkv, att[i], B, T, C,
+		                   NH);
+	}
+	same = !memcmp(out[0], out[1], no * sizeof(float)) &&
+	       !memcmp(att[0], att[1], na * sizeof(float)) &&
+	       !memcmp(dqkv[0], dqkv[1], nq * sizeof(float)) &&
+	       !memcmp(datt[0], datt[1], na * sizeof(float));
+	for (i = 0; i < 2; i++)
+		free(out[i]), free(att[i]), free(dqkv[i]), free(datt[i]);
+	free(qkv), free(dout);
+	return same;
+}
+
+static void
+test_attention_native(void)
+{
+	static const int Ts[] = { 8, 13, 16, 17, 33, 50, 64 };
+	int B = 1, T = 13, C = 32, NH = 2, i, hs, same = 1;
+	struct attn a = { randn(B * T * 3 * C, 1), zeros(B * NH * T * T), B, T,
+	                  C, NH };
+	struct op op = { attn_fwd, zeros(B * T * C), randn(B * T * C, 1),
+	                 B * T * C, &a, 0 };
+	float *dqkv = zeros(B * T * 3 * C), *datt = zeros(B * NH * T * T);
+
+	if (!attn_native(T, C / NH)) {
+		printf("ok %d - attention kernel # SKIP no AVX-512 here\n",
+		       ++ntest);
+		free(a.qkv), free(a.att), free(op.out), free(op.R), free(dqkv);
+		free(datt);
+		return;
+	}
+	for (i = 0; i < (int)(sizeof(Ts) / sizeof(Ts[0])); i++)
+		for (hs = 16; hs <= 64; hs += 16)
+			same &= attention_paths_agree(2, Ts[i], 2 * hs, 2);
+	ok(same, "attention kernel (T 8 to 64, heads of 16 to 64) = products "
+	   "and softmax, byte for byte");
+	attn_fwd(&op);
+	attention_backward(dqkv, datt, op.R, a.qkv, a.att, B, T, C, NH);
+	gradcheck(&op, a.qkv, dqkv, B * T * 3 * C, 1e-2f, 1e-3, 2e-3,
+	          "attention kernel qkv");
+	free(a.qkv), free(a.att), free(op.out), free(op.R), free(dqkv);
+	free(datt);
+}
+
 /* ------------------------------------------------------------------ */
 /* GELU                                                                */
 
@@ -575,6 +640,7 @@ main(void)
 	}
 	test_layernorm();
 	test_attention();
+	test_attention_native();
 	test_elementwise();
 	test_losses();
 	return tap_done();

@@ -1,0 +1,374 @@
+/* See LICENSE file for copyright and license details. */
+/*
+ * attn: the attention of one (sample, head) over a short sequence, in
+ * AVX-512 (attn.h).
+ *
+ * The scores: k (or v) transposed once into kt (hs x TMAX, zeros past
+ * T), then R rows of q at a time times kt, in R x ceil(T / 16)
+ * registers, each row's softmax (forward) or softmax gradient
+ * (backward) taken there and the row stored.  The products with the
+ * stored rows (att v, ds k, ds^T q, att^T dout): RR output rows at a
+ * time, a broadcast of a(i,t) times row t of the other operand, in RR x
+ * hs / 16 registers.  A last group of rows short of R (RR) is the last
+ * R (RR) rows, those before it computed again: the same values written
+ * again.
+ */
+#include <math.h>
+#include <stddef.h>
+
+#include "attn.h"
+#include "gemm.h"
+
+static int off;
+
+void
+attn_force(int on)
+{
+	off = on == 0;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include "avx512.h"
+
+enum { TMAX = 64, R = 4 };  /* tokens at most; rows of scores a pass */
+
+#define UNROLL4 _Pragma("GCC unroll 4")
+#define UNROLL8 _Pragma("GCC unroll 8")
+
+int
+attn_native(int T, int hs)
+{
+	return !off && gemm_native() && T >= 8 && T <= TMAX && hs >= 16 &&
+	       hs <= 64 && hs % 16 == 0;
+}
+
+/* xt (hs x TMAX): the T rows of x (hs floats, stride ld) transposed,
+ * zeros in the columns from T to the next multiple of 16 */
+AVX512 static void
+transpose_rows(float *restrict xt, const float *restrict x, long ld, int T,
+               int hs)
+{
+	int tb, db, j;
+
+	for (tb = 0; tb < T; tb += 16)
+		for (db = 0; db < hs; db += 16) {
+			__m512 r[16];
+
+			for (j = 0; j < 16; j++)
+				r[j] = tb + j < T ?
+				       _mm512_loadu_ps(x + (long)(tb + j) * ld + db) :
+				       _mm512_setzero_ps();
+			transpose16(r);
+			for (j = 0; j < 16; j++)
+				_mm512_store_ps(xt + (long)(db + j) * TMAX + tb, r[j]);
+		}
+}
+
+/* exp of each lane, as layers.c's exp_fast computes it */
+INLINE AVX512 __m512
+exp16(__m512 x)
+{
+	const __m512 magic = _mm512_set1_ps(12582912.0f);
+	__m512i u = _mm512_castps_si512(x), a, e;
+	__m512 t, n, r, p;
+
+	/* |x| clamped to 87 (bits 0x42ae0000) */
+	a = _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff));
+	a = _mm512_min_epu32(a, _mm512_set1_epi32(0x42ae0000));
+	u = _mm512_or_si512(_mm512_and_si512(u, _mm512_set1_epi32((int)0x80000000u)),
+	                    a);
+	x = _mm512_castsi512_ps(u);
+	t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), magic);
+	n = _mm512_sub_ps(t, magic);
+	e = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4b400000));
+	e = _mm512_slli_epi32(_mm512_add_epi32(e, _mm512_set1_epi32(127)), 23);
+	r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
+	r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+	p = _mm512_set1_ps(1.9875691500e-4f);
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+	p = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r),
+	                  _mm512_set1_ps(1.0f));
+	return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+/* the lanes of s added as simd.h's hsum adds them */
+INLINE AVX512 float
+hsum16(__m512 s)
+{
+	s = _mm512_add_ps(s, _mm512_permutexvar_ps(_mm512_setr_epi32(8, 9, 10,
+	    11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15), s));
+	s = _mm512_add_ps(s, _mm512_permutexvar_ps(_mm512_setr_epi32(4, 5, 6, 7,
+	    4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7), s));
+	s = _mm512_add_ps(s, _mm512_permutexvar_ps(_mm512_setr_epi32(2, 3, 2, 3,
+	    2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3), s));
+	s = _mm512_add_ps(s, _mm512_permutexvar_ps(_mm512_set1_epi32(1), s));
+	return _mm512_cvtss_f32(s);
+}
+
+/* p (T) = the softmax of s scale, s a row of NV vectors of scores, as
+ * layers.c's softmax_k: less the maximum, times scale, exp, over the
+ * sum (sum_lanes's order: the lanes past T are zeros) */
+INLINE AVX512 void
+softmax_row(float *p, const __m512 *s, int T, int NV, float scale)
+{
+	__m512 m = _mm512_set1_ps(-INFINITY), acc = _mm512_setzero_ps(), e[4];
+	float mx, t;
+	int v;
+
+	UNROLL4
+	for (v = 0; v < NV; v++)
+		m = _mm512_mask_max_ps(m, lanes(T - 16 * v), m, s[v]);
+	mx = _mm512_reduce_max_ps(m);
+	UNROLL4
+	for (v = 0; v < NV; v++) {
+		e[v] = exp16(_mm512_mul_ps(_mm512_sub_ps(s[v], _mm512_set1_ps(mx)),
+		                           _mm512_set1_ps(scale)));
+		acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(lanes(T - 16 * v),
+		                                             e[v]));
+	}
+	t = 1.0f / hsum16(acc);
+	UNROLL4
+	for (v = 0; v < NV; v++)
+		_mm512_mask_storeu_ps(p + 16 * v, lanes(T - 16 * v),
+		                      _mm512_mul_ps(e[v], _mm512_set1_ps(t)));
+}
+
+/* d (T) = the scores' gradient from datt's row s (NV vectors) and the
+ * probabilities p, as layers.c's softmax_grad_k: p (s - sum(p s))
+ * scale, the sum in sum_lanes2's order */
+INLINE AVX512 void
+softmax_grad_row(float *d, const float *p, const __m512 *s, int T, int NV,
+                 float scale)
+{
+	__m512 acc = _mm512_setzero_ps(), pv[4];
+	float t;
+	int v;
+
+	UNROLL4
+	for (v = 0; v < NV; v++) {
+		__mmask16 k = lanes(T - 16 * v);
+
+		pv[v] = _mm512_maskz_loadu_ps(k, p + 16 * v);
+		acc = _mm512_add_ps(acc, _mm512_maskz_mul_ps(k, pv[v], s[v]));
+	}
+	t = hsum16(acc);
+	UNROLL4
+	for (v = 0; v < NV; v++)
+		_mm512_mask_storeu_ps(d + 16 * v, lanes(T - 16 * v),
+		    _mm512_mul_ps(_mm512_mul_ps(pv[v],
+		                                _mm512_sub_ps(s[v], _mm512_set1_ps(t))),
+		                  _mm512_set1_ps(scale)));
+}
+
+/*
+ * The T rows of dst (T x T): row i of x (hs floats, stride ld) times
+ * yt, then, p NULL, its softmax; else its softmax gradient with row i
+ * of p.  NV = ceil(T / 16), a constant in each caller.
+ */
+INLINE AVX512 void
+score_rows(float *dst, const float *x, long ld, const float *yt,
+           const float *p, int T, int hs, float scale, int NV)
+{
+	int i, r, v, d;
+
+	for (i = 0; i < T; i += R) {
+		int i0 = i + R <= T ? i : T - R;
+		__m512 s[R][4];
+
+		UNROLL4
+		for (r = 0; r < R; r++)
+			UNROLL4
+			for (v = 0; v < NV; v++)
+				s[r][v] = _mm512_setzero_ps();
+		for (d = 0; d < hs; d++) {
+			__m512 y[4];
+
+			UNROLL4
+			for (v = 0; v < NV; v++)
+				y[v] = _mm512_load_ps(yt + d * TMAX + 16 * v);
+			UNROLL4
+			for (r = 0; r < R; r++) {
+				__m512 xb = _mm512_set1_ps(x[(long)(i0 + r) * ld + d]);
+
+				UNROLL4
+				for (v = 0; v < NV; v++)
+					s[r][v] = _mm512_fmadd_ps(xb, y[v], s[r][v]);
+			}
+		}
+		UNROLL4
+		for (r = 0; r < R; r++) {
+			float *row = dst + (long)(i0 + r) * T;
+
+			if (p)
+				softmax_grad_row(row, p + (long)(i0 + r) * T, s[r], T, NV,
+				                 scale);
+			else
+				softmax_row(row, s[r], T, NV, scale);
+		}
+	}
+}
+
+#define SCORES(name, NV) \
+__attribute__((noinline)) AVX512 static void \
+name(float *dst, const float *x, long ld, const float *yt, const float *p, \
+     int T, int hs, float scale) \
+{ \
+	score_rows(dst, x, ld, yt, p, T, hs, scale, NV); \
+}
+SCORES(scores1, 1)
+SCORES(scores2, 2)
+SCORES(scores3, 3)
+SCORES(scores4, 4)
+
+static void
+scores(float *dst, const float *x, long ld, const float *yt, const float *p,
+       int T, int hs, float scale)
+{
+	switch ((T + 15) / 16) {
+	case 1:
+		scores1(dst, x, ld, yt, p, T, hs, scale);
+		break;
+	case 2:
+		scores2(dst, x, ld, yt, p, T, hs, scale);
+		break;
+	case 3:
+		scores3(dst, x, ld, yt, p, T, hs, scale);
+		break;
+	default:
+		scores4(dst, x, ld, yt, p, T, hs, scale);
+	}
+}
+
+/*
+ * o (T x hs, stride ldo) = a y over t < T: a(i,t) at a[i ai + t at], y
+ * T rows of hs = 16 NH floats, stride ldy; each element a chain over t
+ * in order, from zero.  RR output rows at a time.
+ */
+INLINE AVX512 void
+product_rows(float *o, long ldo, const float *a, long ai, long at,
+             const float *y, long ldy, int T, int NH, int RR)
+{
+	int i, r, u, t;
+
+	for (i = 0; i < T; i += RR) {
+		int i0 = i + RR <= T ? i : T - RR;
+		__m512 acc[8][4];
+
+		UNROLL8
+		for (r = 0; r < RR; r++)
+			UNROLL4
+			for (u = 0; u < NH; u++)
+				acc[r][u] = _mm512_setzero_ps();
+		for (t = 0; t < T; t++) {
+			__m512 yv[4];
+
+			UNROLL4
+			for (u = 0; u < NH; u++)
+				yv[u] = _mm512_loadu_ps(y + (long)t * ldy + 16 * u);
+			UNROLL8
+			for (r = 0; r < RR; r++) {
+				__m512 b = _mm512_set1_ps(a[(long)(i0 + r) * ai + (long)t * at]);
+
+				UNROLL4
+				for (u = 0; u < NH; u++)
+					acc[r][u] = _mm512_fmadd_ps(b, yv[u], acc[r][u]);
+			}
+		}
+		UNROLL8
+		for (r = 0; r < RR; r++)
+			UNROLL4
+			for (u = 0; u < NH; u++)
+				_mm512_storeu_ps(o + (long)(i0 + r) * ldo + 16 * u, acc[r][u]);
+	}
+}
+
+/* 8 rows a pass while they and a row of y fit the registers, else 4 */
+#define PRODUCT(name, NH) \
+__attribute__((noinline)) AVX512 static void \
+name(float *o, long ldo, const float *a, long ai, long at, const float *y, \
+     long ldy, int T) \
+{ \
+	product_rows(o, ldo, a, ai, at, y, ldy, T, NH, NH <= 2 ? 8 : 4); \
+}
+PRODUCT(product1, 1)
+PRODUCT(product2, 2)
+PRODUCT(product3, 3)
+PRODUCT(product4, 4)
+
+static void
+product(float *o, long ldo, const float *a, long ai, long at, const float *y,
+        long ldy, int T, int hs)
+{
+	switch (hs / 16) {
+	case 1:
+		product1(o, ldo, a, ai, at, y, ldy, T);
+		break;
+	case 2:
+		product2(o, ldo, a, ai, at, y, ldy, T);
+		break;
+	case 3:
+		product3(o, ldo, a, ai, at, y, ldy, T);
+		break;
+	default:
+		product4(o, ldo, a, ai, at, y, ldy, T);
+	}
+}
+
+void
+attn_forward(float *out, long ldo, float *att, const float *q,
+             const float *k, const float *v, long ld, int T, int hs,
+             float scale)
+{
+	_Alignas(64) float kt[64 * TMAX];
+
+	transpose_rows(kt, k, ld, T, hs);
+	scores(att, q, ld, kt, NULL, T, hs, scale);
+	product(out, ldo, att, T, 1, v, ld, T, hs);
+}
+
+void
+attn_backward(float *dq, float *dk, float *dv, float *ds,
+              const float *dout, long ldo, const float *q, const float *k,
+              const float *v, long ld, const float *att, int T, int hs,
+              float scale)
+{
+	_Alignas(64) float vt[64 * TMAX];
+
+	transpose_rows(vt, v, ld, T, hs);
+	scores(ds, dout, ldo, vt, att, T, hs, scale);
+	product(dq, ld, ds, T, 1, k, ld, T, hs);
+	product(dk, ld, ds, 1, T, q, ld, T, hs);
+	product(dv, ld, att, 1, T, dout, ldo, T, hs);
+}
+#else
+int
+attn_native(int T, int hs)
+{
+	(void)T, (void)hs;
+	return 0;
+}
+
+/* never called: attn_native is 0 */
+void
+attn_forward(float *out, long ldo, float *att, const float *q,
+             const float *k, const float *v, long ld, int T, int hs,
+             float scale)
+{
+	(void)out, (void)ldo, (void)att, (void)q, (void)k, (void)v, (void)ld;
+	(void)T, (void)hs, (void)scale;
+}
+
+void
+attn_backward(float *dq, float *dk, float *dv, float *ds,
+              const float *dout, long ldo, const float *q, const float *k,
+              const float *v, long ld, const float *att, int T, int hs,
+              float scale)
+{
+	(void)dq, (void)dk, (void)dv, (void)ds, (void)dout, (void)ldo, (void)q;
+	(void)k, (void)v, (void)ld, (void)att, (void)T, (void)hs, (void)scale;
+}
+#endif
