@@ -5,9 +5,11 @@
  * The AVX-512 kernel is blocked as BLIS and OpenBLAS block theirs, with
  * the roles laid out for row-major c: b is packed, GEMM_KC rows by up
  * to NC columns at a time, into panels of NR = 32 columns (k-major, the
- * last panel padded with zeros); a is read in place, MR = 12 rows at a
- * time (rows of a row-major a, or 12 consecutive values of each k of a
- * transposed one; a last, short group of rows is copied out first).
+ * last panel padded with zeros as far as it is read); a is read in
+ * place, MR = 12 rows at a time (rows of a row-major a, or 12
+ * consecutive values of each k of a transposed one; a last, short group
+ * is the last 12 rows, the ones before it computed again and dropped,
+ * or, for fewer than 12 rows in all, copied out first).
  * The micro-kernel keeps a 12 x 32 tile of c in 24 registers and adds,
  * for each k, the broadcast a(i,k) times the panel's row k, with fused
  * multiply-adds: each c(i,j) is a chain over k in order, ended and
@@ -167,10 +169,9 @@ pack_tail(float *restrict at, const float *restrict a, long ai, long kc,
  * The micro-kernel: c (rows lo <= i < mr <= MR, the lanes m0, m1 of its
  * nv <= 2 vectors of columns) [+]= a (MR,kc) b (kc,16 nv), a(i,k) at
  * a[i ai + k ak], row k of b at b + k ldb (packed: ldb = NR); old: add
- * c's old value; then bias and res if not NULL.  The rows above lo are
- * computed and dropped.  Called with ai or ak a
- * constant 1 and nv a constant, so each use compiles to its own
- * addressing and registers.
+ * c's old value; then bias and res if not NULL.  Rows before lo are
+ * computed and dropped.  Called with ai or ak a constant 1 and nv a
+ * constant, so each use compiles to its own addressing and registers.
  */
 INLINE AVX512 void
 ukernel(long kc, const float *a, long ai, long ak, const float *b, long ldb,
