@@ -165,6 +165,41 @@ softmax_grad_row(float *d, const float *p, const __m512 *s, int T, int NV,
 }
 
 /*
+ * acc[r][u], r < RR, u < NV: the sum over k < K of a(i0 + r, k) times
+ * vector u of row k of y, a(i,k) at a[i ai + k ak], y's rows of stride
+ * ldy; each element a chain of fused multiply-adds over k in order,
+ * from zero, as gemm.c's kernel sums.  RR and NV are constants in each
+ * caller, so that acc stays in registers.
+ */
+INLINE AVX512 void
+tile(__m512 acc[8][4], const float *a, long ai, long ak, int i0,
+     const float *y, long ldy, int K, int RR, int NV)
+{
+	int r, u, k;
+
+	UNROLL8
+	for (r = 0; r < RR; r++)
+		UNROLL4
+		for (u = 0; u < NV; u++)
+			acc[r][u] = _mm512_setzero_ps();
+	for (k = 0; k < K; k++) {
+		__m512 yv[4];
+
+		UNROLL4
+		for (u = 0; u < NV; u++)
+			yv[u] = _mm512_loadu_ps(y + (long)k * ldy + 16 * u);
+		UNROLL8
+		for (r = 0; r < RR; r++) {
+			__m512 b = _mm512_set1_ps(a[(long)(i0 + r) * ai + (long)k * ak]);
+
+			UNROLL4
+			for (u = 0; u < NV; u++)
+				acc[r][u] = _mm512_fmadd_ps(b, yv[u], acc[r][u]);
+		}
+	}
+}
+
+/*
  * The T rows of dst (T x T): row i of x (hs floats, stride ld) times
  * yt, then, p NULL, its softmax; else its softmax gradient with row i
  * of p.  NV = ceil(T / 16), a constant in each caller.
@@ -173,32 +208,13 @@ INLINE AVX512 void
 score_rows(float *dst, const float *x, long ld, const float *yt,
            const float *p, int T, int hs, float scale, int NV)
 {
-	int i, r, v, d;
+	int i, r;
 
 	for (i = 0; i < T; i += R) {
 		int i0 = i + R <= T ? i : T - R;
-		__m512 s[R][4];
+		__m512 s[8][4];
 
-		UNROLL4
-		for (r = 0; r < R; r++)
-			UNROLL4
-			for (v = 0; v < NV; v++)
-				s[r][v] = _mm512_setzero_ps();
-		for (d = 0; d < hs; d++) {
-			__m512 y[4];
-
-			UNROLL4
-			for (v = 0; v < NV; v++)
-				y[v] = _mm512_load_ps(yt + d * TMAX + 16 * v);
-			UNROLL4
-			for (r = 0; r < R; r++) {
-				__m512 xb = _mm512_set1_ps(x[(long)(i0 + r) * ld + d]);
-
-				UNROLL4
-				for (v = 0; v < NV; v++)
-					s[r][v] = _mm512_fmadd_ps(xb, y[v], s[r][v]);
-			}
-		}
+		tile(s, x, ld, 1, i0, yt, TMAX, hs, R, NV);
 		UNROLL4
 		for (r = 0; r < R; r++) {
 			float *row = dst + (long)(i0 + r) * T;
@@ -224,60 +240,27 @@ SCORES(scores2, 2)
 SCORES(scores3, 3)
 SCORES(scores4, 4)
 
-static void
-scores(float *dst, const float *x, long ld, const float *yt, const float *p,
-       int T, int hs, float scale)
-{
-	switch ((T + 15) / 16) {
-	case 1:
-		scores1(dst, x, ld, yt, p, T, hs, scale);
-		break;
-	case 2:
-		scores2(dst, x, ld, yt, p, T, hs, scale);
-		break;
-	case 3:
-		scores3(dst, x, ld, yt, p, T, hs, scale);
-		break;
-	default:
-		scores4(dst, x, ld, yt, p, T, hs, scale);
-	}
-}
+/* by ceil(T / 16) */
+static void (*const scores[4])(float *, const float *, long, const float *,
+                               const float *, int, int, float) = {
+	scores1, scores2, scores3, scores4
+};
 
 /*
  * o (T x hs, stride ldo) = a y over t < T: a(i,t) at a[i ai + t at], y
- * T rows of hs = 16 NH floats, stride ldy; each element a chain over t
- * in order, from zero.  RR output rows at a time.
+ * T rows of hs = 16 NH floats, stride ldy.  RR output rows at a time.
  */
 INLINE AVX512 void
 product_rows(float *o, long ldo, const float *a, long ai, long at,
              const float *y, long ldy, int T, int NH, int RR)
 {
-	int i, r, u, t;
+	int i, r, u;
 
 	for (i = 0; i < T; i += RR) {
 		int i0 = i + RR <= T ? i : T - RR;
 		__m512 acc[8][4];
 
-		UNROLL8
-		for (r = 0; r < RR; r++)
-			UNROLL4
-			for (u = 0; u < NH; u++)
-				acc[r][u] = _mm512_setzero_ps();
-		for (t = 0; t < T; t++) {
-			__m512 yv[4];
-
-			UNROLL4
-			for (u = 0; u < NH; u++)
-				yv[u] = _mm512_loadu_ps(y + (long)t * ldy + 16 * u);
-			UNROLL8
-			for (r = 0; r < RR; r++) {
-				__m512 b = _mm512_set1_ps(a[(long)(i0 + r) * ai + (long)t * at]);
-
-				UNROLL4
-				for (u = 0; u < NH; u++)
-					acc[r][u] = _mm512_fmadd_ps(b, yv[u], acc[r][u]);
-			}
-		}
+		tile(acc, a, ai, at, i0, y, ldy, T, RR, NH);
 		UNROLL8
 		for (r = 0; r < RR; r++)
 			UNROLL4
@@ -299,24 +282,11 @@ PRODUCT(product2, 2)
 PRODUCT(product3, 3)
 PRODUCT(product4, 4)
 
-static void
-product(float *o, long ldo, const float *a, long ai, long at, const float *y,
-        long ldy, int T, int hs)
-{
-	switch (hs / 16) {
-	case 1:
-		product1(o, ldo, a, ai, at, y, ldy, T);
-		break;
-	case 2:
-		product2(o, ldo, a, ai, at, y, ldy, T);
-		break;
-	case 3:
-		product3(o, ldo, a, ai, at, y, ldy, T);
-		break;
-	default:
-		product4(o, ldo, a, ai, at, y, ldy, T);
-	}
-}
+/* by hs / 16 */
+static void (*const product[4])(float *, long, const float *, long, long,
+                                const float *, long, int) = {
+	product1, product2, product3, product4
+};
 
 void
 attn_forward(float *out, long ldo, float *att, const float *q,
@@ -326,8 +296,8 @@ attn_forward(float *out, long ldo, float *att, const float *q,
 	_Alignas(64) float kt[64 * TMAX];
 
 	transpose_rows(kt, k, ld, T, hs);
-	scores(att, q, ld, kt, NULL, T, hs, scale);
-	product(out, ldo, att, T, 1, v, ld, T, hs);
+	scores[(T + 15) / 16 - 1](att, q, ld, kt, NULL, T, hs, scale);
+	product[hs / 16 - 1](out, ldo, att, T, 1, v, ld, T);
 }
 
 void
@@ -339,10 +309,10 @@ attn_backward(float *dq, float *dk, float *dv, float *ds,
 	_Alignas(64) float vt[64 * TMAX];
 
 	transpose_rows(vt, v, ld, T, hs);
-	scores(ds, dout, ldo, vt, att, T, hs, scale);
-	product(dq, ld, ds, T, 1, k, ld, T, hs);
-	product(dk, ld, ds, 1, T, q, ld, T, hs);
-	product(dv, ld, att, 1, T, dout, ldo, T, hs);
+	scores[(T + 15) / 16 - 1](ds, dout, ldo, vt, att, T, hs, scale);
+	product[hs / 16 - 1](dq, ld, ds, T, 1, k, ld, T);
+	product[hs / 16 - 1](dk, ld, ds, 1, T, q, ld, T);
+	product[hs / 16 - 1](dv, ld, att, 1, T, dout, ldo, T);
 }
 #else
 int
