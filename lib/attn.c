@@ -52,15 +52,16 @@ transpose_rows(float *restrict xt, const float *restrict x, long ld, int T,
 
 	for (tb = 0; tb < T; tb += 16)
 		for (db = 0; db < hs; db += 16) {
+			const float *row = x + (long)tb * ld + db;
+			float *col = xt + (long)db * TMAX + tb;
 			__m512 r[16];
 
 			for (j = 0; j < 16; j++)
-				r[j] = tb + j < T ?
-				       _mm512_loadu_ps(x + (long)(tb + j) * ld + db) :
+				r[j] = tb + j < T ? _mm512_loadu_ps(row + j * ld) :
 				       _mm512_setzero_ps();
 			transpose16(r);
 			for (j = 0; j < 16; j++)
-				_mm512_store_ps(xt + (long)(db + j) * TMAX + tb, r[j]);
+				_mm512_store_ps(col + j * TMAX, r[j]);
 		}
 }
 
@@ -69,18 +70,20 @@ INLINE AVX512 __m512
 exp16(__m512 x)
 {
 	const __m512 magic = _mm512_set1_ps(12582912.0f);
+	const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
 	__m512i u = _mm512_castps_si512(x), a, e;
 	__m512 t, n, r, p;
 
 	/* |x| clamped to 87 (bits 0x42ae0000) */
-	a = _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff));
+	a = _mm512_andnot_si512(sign, u);
 	a = _mm512_min_epu32(a, _mm512_set1_epi32(0x42ae0000));
-	u = _mm512_or_si512(_mm512_and_si512(u, _mm512_set1_epi32((int)0x80000000u)),
-	                    a);
+	u = _mm512_or_si512(_mm512_and_si512(u, sign), a);
 	x = _mm512_castsi512_ps(u);
 	t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), magic);
 	n = _mm512_sub_ps(t, magic);
-	e = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4b400000));
+	/* (n + 127) << 23 */
+	e = _mm512_sub_epi32(_mm512_castps_si512(t),
+	                     _mm512_set1_epi32(0x4b400000));
 	e = _mm512_slli_epi32(_mm512_add_epi32(e, _mm512_set1_epi32(127)), 23);
 	r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
 	r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
@@ -125,8 +128,9 @@ softmax_row(float *p, const __m512 *s, int T, int NV, float scale)
 	mx = _mm512_reduce_max_ps(m);
 	UNROLL4
 	for (v = 0; v < NV; v++) {
-		e[v] = exp16(_mm512_mul_ps(_mm512_sub_ps(s[v], _mm512_set1_ps(mx)),
-		                           _mm512_set1_ps(scale)));
+		__m512 x = _mm512_sub_ps(s[v], _mm512_set1_ps(mx));
+
+		e[v] = exp16(_mm512_mul_ps(x, _mm512_set1_ps(scale)));
 		acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(lanes(T - 16 * v),
 		                                             e[v]));
 	}
@@ -157,11 +161,13 @@ softmax_grad_row(float *d, const float *p, const __m512 *s, int T, int NV,
 	}
 	t = hsum16(acc);
 	UNROLL4
-	for (v = 0; v < NV; v++)
+	for (v = 0; v < NV; v++) {
+		__m512 g = _mm512_mul_ps(pv[v],
+		                         _mm512_sub_ps(s[v], _mm512_set1_ps(t)));
+
 		_mm512_mask_storeu_ps(d + 16 * v, lanes(T - 16 * v),
-		    _mm512_mul_ps(_mm512_mul_ps(pv[v],
-		                                _mm512_sub_ps(s[v], _mm512_set1_ps(t))),
-		                  _mm512_set1_ps(scale)));
+		                      _mm512_mul_ps(g, _mm512_set1_ps(scale)));
+	}
 }
 
 /*
@@ -190,7 +196,8 @@ tile(__m512 acc[8][4], const float *a, long ai, long ak, int i0,
 			yv[u] = _mm512_loadu_ps(y + (long)k * ldy + 16 * u);
 		UNROLL8
 		for (r = 0; r < RR; r++) {
-			__m512 b = _mm512_set1_ps(a[(long)(i0 + r) * ai + (long)k * ak]);
+			const float *ar = a + (long)(i0 + r) * ai;
+			__m512 b = _mm512_set1_ps(ar[(long)k * ak]);
 
 			UNROLL4
 			for (u = 0; u < NV; u++)
@@ -220,7 +227,7 @@ score_rows(float *dst, const float *x, long ld, const float *yt,
 			float *row = dst + (long)(i0 + r) * T;
 
 			if (p)
-				softmax_grad_row(row, p + (long)(i0 + r) * T, s[r], T, NV,
+				softmax_grad_row(row, p + (row - dst), s[r], T, NV,
 				                 scale);
 			else
 				softmax_row(row, s[r], T, NV, scale);
@@ -262,10 +269,13 @@ product_rows(float *o, long ldo, const float *a, long ai, long at,
 
 		tile(acc, a, ai, at, i0, y, ldy, T, RR, NH);
 		UNROLL8
-		for (r = 0; r < RR; r++)
+		for (r = 0; r < RR; r++) {
+			float *orow = o + (long)(i0 + r) * ldo;
+
 			UNROLL4
 			for (u = 0; u < NH; u++)
-				_mm512_storeu_ps(o + (long)(i0 + r) * ldo + 16 * u, acc[r][u]);
+				_mm512_storeu_ps(orow + 16 * u, acc[r][u]);
+		}
 	}
 }
 
