@@ -3,18 +3,19 @@
  * attn: the attention of one (sample, head) over a short sequence, in
  * AVX-512 (attn.h).
  *
- * The scores: k (or v) transposed once into kt (hs x TMAX, zeros past
- * T), then R rows of q at a time times kt, in R x ceil(T / 16)
- * registers, each row's softmax (forward) or softmax gradient
- * (backward) taken there and the row stored.  The products with the
- * stored rows (att v, ds k, ds^T q, att^T dout): RR output rows at a
- * time, a broadcast of a(i,t) times row t of the other operand, in RR x
- * hs / 16 registers.  A last group of rows short of R (RR) is the last
- * R (RR) rows, those before it computed again: the same values written
- * again.
+ * The scores: k (or v) transposed once (hs x TMAX, zeros past T), then
+ * R rows of q at a time times that, in R x ceil(T / 16)
+ * registers (R 4, 2 or 1 as T grows), each row's softmax (forward) or
+ * softmax gradient (backward) taken there and the row stored.  The
+ * products with the stored rows (att v, ds k, ds^T q, att^T dout): RR
+ * output rows at a time, a broadcast of a(i,t) times row t of the other
+ * operand, in RR x hs / 16 registers.  A last group of rows short of R
+ * (RR) is the last R (RR) rows, those before it computed again: the
+ * same values written again.
  */
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "attn.h"
 #include "gemm.h"
@@ -30,9 +31,10 @@ attn_force(int on)
 #if defined(__x86_64__) && defined(__GNUC__)
 #include "avx512.h"
 
-enum { TMAX = 64, R = 4 };  /* tokens at most; rows of scores a pass */
+enum { TMAX = 256, NVMAX = TMAX / 16 };  /* tokens at most; vectors */
 
 #define UNROLL4 _Pragma("GCC unroll 4")
+#define UNROLL16 _Pragma("GCC unroll 16")
 #define UNROLL8 _Pragma("GCC unroll 8")
 
 int
@@ -118,15 +120,16 @@ hsum16(__m512 s)
 INLINE AVX512 void
 softmax_row(float *p, const __m512 *s, int T, int NV, float scale)
 {
-	__m512 m = _mm512_set1_ps(-INFINITY), acc = _mm512_setzero_ps(), e[4];
+	__m512 m = _mm512_set1_ps(-INFINITY), acc = _mm512_setzero_ps();
+	__m512 e[NVMAX];
 	float mx, t;
 	int v;
 
-	UNROLL4
+	UNROLL16
 	for (v = 0; v < NV; v++)
 		m = _mm512_mask_max_ps(m, lanes(T - 16 * v), m, s[v]);
 	mx = _mm512_reduce_max_ps(m);
-	UNROLL4
+	UNROLL16
 	for (v = 0; v < NV; v++) {
 		__m512 x = _mm512_sub_ps(s[v], _mm512_set1_ps(mx));
 
@@ -135,7 +138,7 @@ softmax_row(float *p, const __m512 *s, int T, int NV, float scale)
 		                                             e[v]));
 	}
 	t = 1.0f / hsum16(acc);
-	UNROLL4
+	UNROLL16
 	for (v = 0; v < NV; v++)
 		_mm512_mask_storeu_ps(p + 16 * v, lanes(T - 16 * v),
 		                      _mm512_mul_ps(e[v], _mm512_set1_ps(t)));
@@ -148,11 +151,11 @@ INLINE AVX512 void
 softmax_grad_row(float *d, const float *p, const __m512 *s, int T, int NV,
                  float scale)
 {
-	__m512 acc = _mm512_setzero_ps(), pv[4];
+	__m512 acc = _mm512_setzero_ps(), pv[NVMAX];
 	float t;
 	int v;
 
-	UNROLL4
+	UNROLL16
 	for (v = 0; v < NV; v++) {
 		__mmask16 k = lanes(T - 16 * v);
 
@@ -160,7 +163,7 @@ softmax_grad_row(float *d, const float *p, const __m512 *s, int T, int NV,
 		acc = _mm512_add_ps(acc, _mm512_maskz_mul_ps(k, pv[v], s[v]));
 	}
 	t = hsum16(acc);
-	UNROLL4
+	UNROLL16
 	for (v = 0; v < NV; v++) {
 		__m512 g = _mm512_mul_ps(pv[v],
 		                         _mm512_sub_ps(s[v], _mm512_set1_ps(t)));
@@ -178,20 +181,20 @@ softmax_grad_row(float *d, const float *p, const __m512 *s, int T, int NV,
  * caller, so that acc stays in registers.
  */
 INLINE AVX512 void
-tile(__m512 acc[8][4], const float *a, long ai, long ak, int i0,
+tile(__m512 acc[8][NVMAX], const float *a, long ai, long ak, int i0,
      const float *y, long ldy, int K, int RR, int NV)
 {
 	int r, u, k;
 
 	UNROLL8
 	for (r = 0; r < RR; r++)
-		UNROLL4
+		UNROLL16
 		for (u = 0; u < NV; u++)
 			acc[r][u] = _mm512_setzero_ps();
 	for (k = 0; k < K; k++) {
-		__m512 yv[4];
+		__m512 yv[NVMAX];
 
-		UNROLL4
+		UNROLL16
 		for (u = 0; u < NV; u++)
 			yv[u] = _mm512_loadu_ps(y + (long)k * ldy + 16 * u);
 		UNROLL8
@@ -199,7 +202,7 @@ tile(__m512 acc[8][4], const float *a, long ai, long ak, int i0,
 			const float *ar = a + (long)(i0 + r) * ai;
 			__m512 b = _mm512_set1_ps(ar[(long)k * ak]);
 
-			UNROLL4
+			UNROLL16
 			for (u = 0; u < NV; u++)
 				acc[r][u] = _mm512_fmadd_ps(b, yv[u], acc[r][u]);
 		}
@@ -209,17 +212,18 @@ tile(__m512 acc[8][4], const float *a, long ai, long ak, int i0,
 /*
  * The T rows of dst (T x T): row i of x (hs floats, stride ld) times
  * yt, then, p NULL, its softmax; else its softmax gradient with row i
- * of p.  NV = ceil(T / 16), a constant in each caller.
+ * of p.  NV = ceil(T / 16) and R, the rows a pass, are constants in
+ * each caller.
  */
 INLINE AVX512 void
 score_rows(float *dst, const float *x, long ld, const float *yt,
-           const float *p, int T, int hs, float scale, int NV)
+           const float *p, int T, int hs, float scale, int NV, int R)
 {
 	int i, r;
 
 	for (i = 0; i < T; i += R) {
 		int i0 = i + R <= T ? i : T - R;
-		__m512 s[8][4];
+		__m512 s[8][NVMAX];
 
 		tile(s, x, ld, 1, i0, yt, TMAX, hs, R, NV);
 		UNROLL4
@@ -235,22 +239,40 @@ score_rows(float *dst, const float *x, long ld, const float *yt,
 	}
 }
 
+/* as many rows a pass as keep R NV sums, a row of kt and the
+ * broadcasts within the 32 registers */
 #define SCORES(name, NV) \
 __attribute__((noinline)) AVX512 static void \
 name(float *dst, const float *x, long ld, const float *yt, const float *p, \
      int T, int hs, float scale) \
 { \
-	score_rows(dst, x, ld, yt, p, T, hs, scale, NV); \
+	score_rows(dst, x, ld, yt, p, T, hs, scale, NV, \
+	           NV <= 4 ? 4 : NV <= 12 ? 2 : 1); \
 }
 SCORES(scores1, 1)
 SCORES(scores2, 2)
 SCORES(scores3, 3)
 SCORES(scores4, 4)
+SCORES(scores5, 5)
+SCORES(scores6, 6)
+SCORES(scores7, 7)
+SCORES(scores8, 8)
+SCORES(scores9, 9)
+SCORES(scores10, 10)
+SCORES(scores11, 11)
+SCORES(scores12, 12)
+SCORES(scores13, 13)
+SCORES(scores14, 14)
+SCORES(scores15, 15)
+SCORES(scores16, 16)
 
 /* by ceil(T / 16) */
-static void (*const scores[4])(float *, const float *, long, const float *,
-                               const float *, int, int, float) = {
-	scores1, scores2, scores3, scores4
+static void (*const scores[NVMAX])(float *, const float *, long,
+                                   const float *, const float *, int, int,
+                                   float) = {
+	scores1, scores2, scores3, scores4, scores5, scores6, scores7, scores8,
+	scores9, scores10, scores11, scores12, scores13, scores14, scores15,
+	scores16
 };
 
 /*
@@ -265,7 +287,7 @@ product_rows(float *o, long ldo, const float *a, long ai, long at,
 
 	for (i = 0; i < T; i += RR) {
 		int i0 = i + RR <= T ? i : T - RR;
-		__m512 acc[8][4];
+		__m512 acc[8][NVMAX];
 
 		tile(acc, a, ai, at, i0, y, ldy, T, RR, NH);
 		UNROLL8
@@ -298,16 +320,36 @@ static void (*const product[4])(float *, long, const float *, long, long,
 	product1, product2, product3, product4
 };
 
+/* per thread: a transposed operand; the rows of a product's second
+ * operand, gathered when they are many (a long sequence's rows, far
+ * apart, would evict each other from the cache between passes) */
+static _Thread_local _Alignas(64) float trans[64 * TMAX];
+static _Thread_local _Alignas(64) float gathered[TMAX * 64];
+
+/* o = a times the T rows (hs) of y, stride ldy, as product[] */
+static void
+product_of(float *o, long ldo, const float *a, long ai, long at,
+           const float *y, long ldy, int T, int hs)
+{
+	int t;
+
+	if (T > 64) {
+		for (t = 0; t < T; t++)
+			memcpy(gathered + (long)t * hs, y + (long)t * ldy,
+			       (size_t)hs * sizeof(float));
+		y = gathered, ldy = hs;
+	}
+	product[hs / 16 - 1](o, ldo, a, ai, at, y, ldy, T);
+}
+
 void
 attn_forward(float *out, long ldo, float *att, const float *q,
              const float *k, const float *v, long ld, int T, int hs,
              float scale)
 {
-	_Alignas(64) float kt[64 * TMAX];
-
-	transpose_rows(kt, k, ld, T, hs);
-	scores[(T + 15) / 16 - 1](att, q, ld, kt, NULL, T, hs, scale);
-	product[hs / 16 - 1](out, ldo, att, T, 1, v, ld, T);
+	transpose_rows(trans, k, ld, T, hs);
+	scores[(T + 15) / 16 - 1](att, q, ld, trans, NULL, T, hs, scale);
+	product_of(out, ldo, att, T, 1, v, ld, T, hs);
 }
 
 void
@@ -316,13 +358,11 @@ attn_backward(float *dq, float *dk, float *dv, float *ds,
               const float *v, long ld, const float *att, int T, int hs,
               float scale)
 {
-	_Alignas(64) float vt[64 * TMAX];
-
-	transpose_rows(vt, v, ld, T, hs);
-	scores[(T + 15) / 16 - 1](ds, dout, ldo, vt, att, T, hs, scale);
-	product[hs / 16 - 1](dq, ld, ds, T, 1, k, ld, T);
-	product[hs / 16 - 1](dk, ld, ds, 1, T, q, ld, T);
-	product[hs / 16 - 1](dv, ld, att, 1, T, dout, ldo, T);
+	transpose_rows(trans, v, ld, T, hs);
+	scores[(T + 15) / 16 - 1](ds, dout, ldo, trans, att, T, hs, scale);
+	product_of(dq, ld, ds, T, 1, k, ld, T, hs);
+	product_of(dk, ld, ds, 1, T, q, ld, T, hs);
+	product_of(dv, ld, att, 1, T, dout, ldo, T, hs);
 }
 #else
 int

@@ -5,10 +5,10 @@
  * attention_backward call it where attn_native says it applies (else
  * they compute the same with gemm.h's products and their own softmax).
  *
- * For T tokens, 8 <= T <= 64, and a head of hs channels, a multiple of
- * 16 up to 64, on a CPU with AVX-512 (gemm_native): a row of scores
- * (at most four vectors) stays in registers from its product to its
- * softmax, and no product is a gemm call packing tiny operands.
+ * For T tokens, 8 <= T <= 256, and a head of hs channels, a multiple
+ * of 16 up to 64, on a CPU with AVX-512 (gemm_native): a row of scores
+ * (at most 16 vectors) stays in registers from its product to its
+ * softmax, and no product is a gemm call packing small operands.
  *
  * The arithmetic is the other path's, operation for operation: each
  * element of a product a chain of fused multiply-adds over k in order,
