@@ -1024,19 +1024,24 @@ reduce_k(float *restrict dst, float *restrict src, size_t n, int set)
 /* the end of range r, [lo, hi): when every thread is through it, each
  * takes its part of the range and adds the slabs into v->grads, thread
  * by thread (after vit_zero_grad, the first one replaces what was
- * there) */
+ * there), RBLOCK floats at a time, so that the part of v->grads stays
+ * in the cache while every slab is added to it */
 static void
 range_done(struct vit *v, int r, size_t lo, size_t hi)
 {
+	enum { RBLOCK = 4096 };
 	int nt = NTHREADS, id = THREAD, t;
-	size_t n = hi - lo, p0 = n * id / nt, p1 = n * (id + 1) / nt;
+	size_t n = hi - lo, p0 = n * id / nt, p1 = n * (id + 1) / nt, i, b;
 
 	if (nt > 1) {
 		OMP_BARRIER
 	}
-	for (t = 0; t < nt; t++)
-		reduce_k(v->grads + lo + p0, slab(v, t, r) + p0, p1 - p0,
-		         t == 0 && v->gzero);
+	for (i = p0; i < p1; i += b) {
+		b = MIN(RBLOCK, p1 - i);
+		for (t = 0; t < nt; t++)
+			reduce_k(v->grads + lo + i, slab(v, t, r) + i, b,
+			         t == 0 && v->gzero);
+	}
 }
 
 /*
