@@ -19,6 +19,7 @@
 
 #include "attn.h"
 #include "gemm.h"
+#include "simd.h"
 
 static int off;
 
@@ -104,14 +105,9 @@ exp16(__m512 x)
 INLINE AVX512 float
 hsum16(__m512 s)
 {
-	s = _mm512_add_ps(s, _mm512_permutexvar_ps(_mm512_setr_epi32(8, 9, 10,
-	    11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15), s));
-	s = _mm512_add_ps(s, _mm512_permutexvar_ps(_mm512_setr_epi32(4, 5, 6, 7,
-	    4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7), s));
-	s = _mm512_add_ps(s, _mm512_permutexvar_ps(_mm512_setr_epi32(2, 3, 2, 3,
-	    2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3), s));
-	s = _mm512_add_ps(s, _mm512_permutexvar_ps(_mm512_set1_epi32(1), s));
-	return _mm512_cvtss_f32(s);
+	vf16 v = (vf16)s;
+
+	return hsum(&v);
 }
 
 /* p (T) = the softmax of s scale, s a row of NV vectors of scores, as

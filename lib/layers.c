@@ -78,10 +78,10 @@ clampabs(float x, float lim)
  * degree-6 polynomial of Cephes for exp(r), then 2^n put in the exponent
  * bits.  The steps are fused multiply-adds (fmaf, exactly rounded: one
  * instruction in the x86-64-v3 and v4 kernels, the same result in the
- * baseline one).  n comes from the 1.5 * 2^23 rounding trick, so no float to int
- * conversion is needed.  Within 2 ulp of expf; inputs are clamped to
- * [-87, 87], where exp is a normal float (the attention and GELU
- * callers only pass x <= 0).
+ * baseline one).  n comes from the 1.5 * 2^23 rounding trick, so no
+ * float to int conversion is needed.  Within 2 ulp of expf; inputs are
+ * clamped to [-87, 87], where exp is a normal float (the attention and
+ * GELU callers only pass x <= 0).
  */
 INLINE float
 exp_fast(float x)
@@ -465,7 +465,7 @@ void
 attention_forward(float *out, float *att, const float *qkv, int B, int T,
                   int C, int NH)
 {
-	int hs = C / NH, ld = 3 * C;
+	int hs = C / NH, ld = 3 * C, native = attn_native(T, hs);
 	float scale = 1.0f / sqrtf(hs);
 	long bh;
 
@@ -474,7 +474,7 @@ attention_forward(float *out, float *att, const float *qkv, int B, int T,
 		const float *q = qkv + (size_t)b * T * ld + h * hs;
 		float *a = att + (size_t)bh * T * T;
 
-		if (attn_native(T, hs)) {
+		if (native) {
 			attn_forward(out + (size_t)b * T * C + h * hs, C, a, q, q + C,
 			             q + 2 * C, ld, T, hs, scale);
 			continue;
@@ -493,7 +493,7 @@ attention_backward(float *dqkv, float *datt, const float *dout,
                    const float *qkv, const float *att, int B, int T, int C,
                    int NH)
 {
-	int hs = C / NH, ld = 3 * C;
+	int hs = C / NH, ld = 3 * C, native = attn_native(T, hs);
 	float scale = 1.0f / sqrtf(hs);
 	long bh;
 
@@ -504,7 +504,7 @@ attention_backward(float *dqkv, float *datt, const float *dout,
 		const float *dy = dout + (size_t)b * T * C + h * hs;
 		float *dq = dqkv + off, *ds = datt + (size_t)bh * T * T;
 
-		if (attn_native(T, hs)) {
+		if (native) {
 			attn_backward(dq, dq + C, dq + 2 * C, ds, dy, C, q, q + C,
 			              q + 2 * C, ld, a, T, hs, scale);
 			continue;
