@@ -5,11 +5,11 @@
  * The AVX-512 kernel is blocked as BLIS and OpenBLAS block theirs, with
  * the roles laid out for row-major c: b is packed, GEMM_KC rows by up
  * to NC columns at a time, into panels of NR = 32 columns (k-major, the
- * last panel padded with zeros as far as it is read); a is read in
- * place, MR = 12 rows at a time (rows of a row-major a, or 12
- * consecutive values of each k of a transposed one; a last, short group
- * is the last 12 rows, the ones before it computed again and dropped,
- * or, for fewer than 12 rows in all, copied out first).
+ * last panel padded with zeros as far as it is read); a is copied MR =
+ * 12 rows at a time into a k-major panel of GEMM_KC x 12 (a last, short
+ * group is the last 12 rows, the ones before it computed again and
+ * dropped, or, for fewer than 12 rows in all, padded with zeros), which
+ * stays in the L1 cache while the kernel runs over b's panels.
  * The micro-kernel keeps a 12 x 32 tile of c in 24 registers and adds,
  * for each k, the broadcast a(i,k) times the panel's row k, with fused
  * multiply-adds: each c(i,j) is a chain over k in order, ended and
@@ -140,13 +140,13 @@ pack_a(float *restrict ap, const float *restrict a, long ai, long ak,
 }
 
 /*
- * The last mr < MR rows of a row-major a (a(i,k) at a[i ai + k], k <
- * kc) into at[k][MR], transposed 16 values of k at a time, zeros in the
- * missing rows: the micro-kernel computes them and nothing stores them.
- * at has room for 16 floats past its end.
+ * mr <= MR rows of a row-major a (a(i,k) at a[i ai + k], k < kc) into
+ * at[k][MR], transposed 16 values of k at a time, zeros in the missing
+ * rows: the micro-kernel computes them and nothing stores them.  at
+ * has room for 16 floats past its end.
  */
 AVX512 static void
-pack_tail(float *restrict at, const float *restrict a, long ai, long kc,
+pack_rows(float *restrict at, const float *restrict a, long ai, long kc,
           int mr)
 {
 	long k, j;
@@ -167,16 +167,17 @@ pack_tail(float *restrict at, const float *restrict a, long ai, long kc,
 
 /*
  * The micro-kernel: c (rows lo <= i < mr <= MR, the lanes m0, m1 of its
- * nv <= 2 vectors of columns) [+]= a (MR,kc) b (kc,16 nv), a(i,k) at
- * a[i ai + k ak], row k of b at b + k ldb (packed: ldb = NR); old: add
- * c's old value; then bias and res if not NULL.  Rows before lo are
- * computed and dropped.  Called with ai or ak a constant 1 and nv a
- * constant, so each use compiles to its own addressing and registers.
+ * nv <= 2 vectors of columns) [+]= a (MR,kc) b (kc,16 nv), a packed
+ * (a(i,k) at a[k MR + i]), row k of b at b + k ldb (packed: ldb = NR);
+ * old: add c's old value; then bias and res if not NULL.  Rows before
+ * lo are computed and dropped.  Called with nv and, for whole panels,
+ * the masks constant, so each use compiles to its own registers and
+ * plain loads.
  */
 INLINE AVX512 void
-ukernel(long kc, const float *a, long ai, long ak, const float *b, long ldb,
-        int nv, float *c, long ldc, int lo, int mr, __mmask16 m0,
-        __mmask16 m1, int old, const float *bias, const float *res)
+ukernel(long kc, const float *a, const float *b, long ldb, int nv, float *c,
+        long ldc, int lo, int mr, __mmask16 m0, __mmask16 m1, int old,
+        const float *bias, const float *res)
 {
 	__m512 x[MR][2];
 	long k;
@@ -185,20 +186,21 @@ ukernel(long kc, const float *a, long ai, long ak, const float *b, long ldb,
 	UNROLL
 	for (i = 0; i < MR; i++)
 		x[i][0] = x[i][1] = _mm512_setzero_ps();
-	for (k = 0; k < kc; k++) {
+#pragma GCC unroll 2
+	for (k = 0; k < kc; k++) { /* two k an iteration: fewer branches */
 		__m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1;
 
 		if (nv == 2)
 			b1 = _mm512_maskz_loadu_ps(m1, b + 16);
 		UNROLL
 		for (i = 0; i < MR; i++) {
-			__m512 av = _mm512_set1_ps(a[i * ai]);
+			__m512 av = _mm512_set1_ps(a[i]);
 
 			x[i][0] = _mm512_fmadd_ps(av, b0, x[i][0]);
 			if (nv == 2)
 				x[i][1] = _mm512_fmadd_ps(av, b1, x[i][1]);
 		}
-		a += ak;
+		a += MR;
 		b += ldb;
 	}
 	/* unrolled with constant i, so that x stays in registers */
@@ -232,33 +234,32 @@ ukernel(long kc, const float *a, long ai, long ak, const float *b, long ldb,
 	}
 }
 
-/* the four forms: rows of a row-major a (a(i,k) at a[i ai + k]) or MR
- * consecutive values a k (a[i + k ak]); one vector of columns or two.
- * Each a function of its own, whose registers hold the tile. */
-#define UKERNEL(name, AI, AK, NV) \
+/* the three forms: one vector of columns or two, and a whole panel of
+ * two, unmasked.  Each a function of its own, whose registers hold the
+ * tile. */
+#define UKERNEL(name, NV, M0, M1) \
 __attribute__((noinline)) AVX512 static void \
-name(long kc, const float *a, long ai, long ak, const float *b, long ldb, \
-     float *c, long ldc, int lo, int mr, __mmask16 m0, __mmask16 m1, \
-     int old, const float *bias, const float *res) \
+name(long kc, const float *a, const float *b, long ldb, float *c, \
+     long ldc, int lo, int mr, __mmask16 m0, __mmask16 m1, int old, \
+     const float *bias, const float *res) \
 { \
-	(void)ai, (void)ak; \
-	ukernel(kc, a, AI, AK, b, ldb, NV, c, ldc, lo, mr, m0, m1, old, bias, \
-	        res); \
+	(void)m0, (void)m1; \
+	ukernel(kc, a, b, ldb, NV, c, ldc, lo, mr, M0, M1, old, bias, res); \
 }
-UKERNEL(ukernel_rows1, ai, 1, 1)
-UKERNEL(ukernel_rows2, ai, 1, 2)
-UKERNEL(ukernel_cols1, 1, ak, 1)
-UKERNEL(ukernel_cols2, 1, ak, 2)
+UKERNEL(ukernel_1, 1, m0, m1)
+UKERNEL(ukernel_2, 2, m0, m1)
+UKERNEL(ukernel_full, 2, 0xffff, 0xffff)
 
 /*
  * b is packed a block at a time, unless its rows are rows in memory (bj
  * 1) and there are too few rows of a (M < INPLACE) to pay for the copy:
- * then it is read where it is.  a is read where it is when its rows are
- * rows in memory (ak 1) or its columns are (ai 1: MR consecutive values
- * a k, as the weight gradient's x^T); a last group of fewer than MR rows
- * is the last MR rows of a, the ones before it computed again and
- * dropped, or, when a has fewer than MR rows, copied out.  Else (other
- * strides) a is packed, MC rows at a time.
+ * then it is read where it is.  When its rows are rows in memory (ak 1)
+ * or its columns are (ai 1: MR consecutive values a k, as the weight
+ * gradient's x^T), a is copied a group of MR rows at a time into at,
+ * which the kernel then reads for every panel of b; a last group of
+ * fewer than MR rows is the last MR rows of a, the ones before it
+ * computed again and dropped, or, when a has fewer than MR rows, padded
+ * with zeros.  Else (other strides) a is packed, MC rows at a time.
  */
 AVX512 static void
 gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
@@ -268,8 +269,12 @@ gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
 	_Alignas(64) float at[GEMM_KC * MR + 16];
 	long jc, pc, mc, ic, p, npad = (N + NR - 1) / NR * NR;
 
-	for (jc = 0; jc < N; jc += NC) {
-		long nc = N - jc < NC ? N - jc : NC, np = (nc + NR - 1) / NR;
+	/* b packed beforehand or read in place needs no blocks of
+	 * columns: a group of rows of a is then copied once for all */
+	long ncb = bpre || (bj == 1 && M < INPLACE) ? N : NC;
+
+	for (jc = 0; jc < N; jc += ncb) {
+		long nc = N - jc < ncb ? N - jc : ncb, np = (nc + NR - 1) / NR;
 
 		for (pc = 0; pc < K; pc += GEMM_KC) {
 			long kc = K - pc < GEMM_KC ? K - pc : GEMM_KC;
@@ -288,20 +293,21 @@ gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
 					pack_a(apack, a + mc * ai + pc * ak, ai, ak, kc, mcc);
 				for (ic = mc; ic < mc + mcc; ic += MR) {
 					int mr = M - ic < MR ? (int)(M - ic) : MR, lo = 0;
-					long i0 = ic, sai = ai, sak = ak;
+					long i0 = ic;
 					const float *ap = a + ic * ai + pc * ak;
 
 					if (ak != 1 && ai != 1) {
-						ap = apack + (ic - mc) * kc, sai = 1, sak = MR;
-					} else if (mr < MR && M >= MR) {
-						lo = MR - mr, i0 = ic - lo, mr = MR;
-						ap = a + i0 * ai + pc * ak;
-					} else if (ak != 1 && mr < MR) {
-						pack_a(at, ap, 1, ak, kc, mr);
-						ap = at, sak = MR;
-					} else if (mr < MR) {
-						pack_tail(at, ap, ai, kc, mr);
-						ap = at, sai = 1, sak = MR;
+						ap = apack + (ic - mc) * kc;
+					} else {
+						if (mr < MR && M >= MR) {
+							lo = MR - mr, i0 = ic - lo, mr = MR;
+							ap = a + i0 * ai + pc * ak;
+						}
+						if (ak != 1)
+							pack_a(at, ap, 1, ak, kc, mr);
+						else
+							pack_rows(at, ap, ai, kc, mr);
+						ap = at;
 					}
 					for (p = 0; p < np; p++) {
 						long j = jc + p * NR, w = nc - p * NR;
@@ -314,18 +320,15 @@ gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
 						                  NULL;
 						__mmask16 m0 = lanes(w), m1 = lanes(w - 16);
 
-						if (sak == 1 && w > 16)
-							ukernel_rows2(kc, ap, sai, sak, bp, ldb, cp, ldc,
-							              lo, mr, m0, m1, old, bi, ri);
-						else if (sak == 1)
-							ukernel_rows1(kc, ap, sai, sak, bp, ldb, cp, ldc,
-							              lo, mr, m0, m1, old, bi, ri);
+						if (w >= NR)
+							ukernel_full(kc, ap, bp, ldb, cp, ldc, lo, mr,
+							             m0, m1, old, bi, ri);
 						else if (w > 16)
-							ukernel_cols2(kc, ap, sai, sak, bp, ldb, cp, ldc,
-							              lo, mr, m0, m1, old, bi, ri);
+							ukernel_2(kc, ap, bp, ldb, cp, ldc, lo, mr, m0,
+							          m1, old, bi, ri);
 						else
-							ukernel_cols1(kc, ap, sai, sak, bp, ldb, cp, ldc,
-							              lo, mr, m0, m1, old, bi, ri);
+							ukernel_1(kc, ap, bp, ldb, cp, ldc, lo, mr, m0,
+							          m1, old, bi, ri);
 					}
 				}
 			}
