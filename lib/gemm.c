@@ -5,11 +5,9 @@
  * The AVX-512 kernel is blocked as BLIS and OpenBLAS block theirs, with
  * the roles laid out for row-major c: b is packed, GEMM_KC rows by up
  * to NC columns at a time, into panels of NR = 32 columns (k-major, the
- * last panel padded with zeros as far as it is read); a is copied MR =
- * 12 rows at a time into a k-major panel of GEMM_KC x 12 (a last, short
- * group is the last 12 rows, the ones before it computed again and
- * dropped, or, for fewer than 12 rows in all, padded with zeros), which
- * stays in the L1 cache while the kernel runs over b's panels.
+ * last panel padded with zeros as far as it is read); a into panels of
+ * MR = 12 rows (k-major, GEMM_KC x 12), a panel staying in the L1 cache
+ * while the kernel runs over b's panels.
  * The micro-kernel keeps a 12 x 32 tile of c in 24 registers and adds,
  * for each k, the broadcast a(i,k) times the panel's row k, with fused
  * multiply-adds: each c(i,j) is a chain over k in order, ended and
@@ -253,13 +251,13 @@ UKERNEL(ukernel_full, 2, 0xffff, 0xffff)
 /*
  * b is packed a block at a time, unless its rows are rows in memory (bj
  * 1) and there are too few rows of a (M < INPLACE) to pay for the copy:
- * then it is read where it is.  When its rows are rows in memory (ak 1)
- * or its columns are (ai 1: MR consecutive values a k, as the weight
- * gradient's x^T), a is copied a group of MR rows at a time into at,
- * which the kernel then reads for every panel of b; a last group of
- * fewer than MR rows is the last MR rows of a, the ones before it
- * computed again and dropped, or, when a has fewer than MR rows, padded
- * with zeros.  Else (other strides) a is packed, MC rows at a time.
+ * then it is read where it is.  When its rows are rows in memory (ak
+ * 1), a is copied a group of MR rows at a time into at, which the
+ * kernel then reads for every panel of b; a last group of fewer than MR
+ * rows is the last MR rows of a, the ones before it computed again and
+ * dropped, or, when a has fewer than MR rows, padded with zeros.  Else
+ * (its columns rows in memory, as the weight gradient's x^T, or other
+ * strides) a is packed MC rows at a time, a row of x^T after another.
  */
 AVX512 static void
 gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
@@ -289,24 +287,21 @@ gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
 			for (mc = 0; mc < M; mc += MC) {
 				long mcc = M - mc < MC ? M - mc : MC;
 
-				if (ak != 1 && ai != 1)
+				if (ak != 1)
 					pack_a(apack, a + mc * ai + pc * ak, ai, ak, kc, mcc);
 				for (ic = mc; ic < mc + mcc; ic += MR) {
 					int mr = M - ic < MR ? (int)(M - ic) : MR, lo = 0;
 					long i0 = ic;
 					const float *ap = a + ic * ai + pc * ak;
 
-					if (ak != 1 && ai != 1) {
+					if (ak != 1) {
 						ap = apack + (ic - mc) * kc;
 					} else {
 						if (mr < MR && M >= MR) {
 							lo = MR - mr, i0 = ic - lo, mr = MR;
 							ap = a + i0 * ai + pc * ak;
 						}
-						if (ak != 1)
-							pack_a(at, ap, 1, ak, kc, mr);
-						else
-							pack_rows(at, ap, ai, kc, mr);
+						pack_rows(at, ap, ai, kc, mr);
 						ap = at;
 					}
 					for (p = 0; p < np; p++) {
