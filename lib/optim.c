@@ -9,6 +9,7 @@
 
 #include "optim.h"
 #include "simd.h"
+#include "util.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -31,15 +32,18 @@ adamw_init(struct adamw *a, size_t n, float b1, float b2, float eps)
 	a->b2 = b2;
 	a->eps = eps;
 	a->t = 0;
-	a->m = malloc((n ? n : 1) * sizeof(float));
-	a->v = malloc((n ? n : 1) * sizeof(float));
+	/* in huge pages where the kernel gives them: each update streams
+	 * through both */
+	a->m = bigmap(n * sizeof(float));
+	a->v = bigmap(n * sizeof(float));
 	if (!a->m || !a->v) {
 		adamw_free(a);
 		return -1;
 	}
-	/* written, not calloc's zero pages: the first update would read
-	 * those and then write them, a copy-on-write fault for each page
-	 * that stops every other thread of the process to flush its TLB */
+	/* written, not left to the mapping's zero pages: the first update
+	 * would read those and then write them, a copy-on-write fault for
+	 * each page that stops every other thread of the process to flush
+	 * its TLB */
 	memset(a->m, 0, n * sizeof(float));
 	memset(a->v, 0, n * sizeof(float));
 	return 0;
@@ -48,8 +52,8 @@ adamw_init(struct adamw *a, size_t n, float b1, float b2, float eps)
 void
 adamw_free(struct adamw *a)
 {
-	free(a->m);
-	free(a->v);
+	bigunmap(a->m, a->n * sizeof(float));
+	bigunmap(a->v, a->n * sizeof(float));
 	a->m = a->v = NULL;
 }
 
