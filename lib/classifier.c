@@ -289,12 +289,12 @@ classifier_backward(struct classifier *c)
 	softxent_backward(c->dlogits, c->probs, c->targets, B, c->K, 1.0f);
 	linear_backward(c->dh, c->ghw, c->ghb, c->dlogits,
 	                c->pool == POOL_MEAN ? c->fcn : c->feat, c->hw, NULL, B, D,
-	                c->K);
+	                c->K, 1);
 	/* the gradient at the last block's output (pool mean) or at the
 	 * final norm's (pool cls), into a.g0 */
 	if (c->pool == POOL_MEAN) {
 		layernorm_backward(c->dfeat, NULL, c->gfcw, c->gfcb, c->dh, c->feat,
-		                   c->fcw, c->fcm, c->fcr, B, D);
+		                   c->fcw, c->fcm, c->fcr, B, D, 1);
 		for (b = 0; b < B; b++) {
 			float *gb = g0 + (size_t)b * T * D;
 

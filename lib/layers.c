@@ -231,14 +231,18 @@ linear_forward(float *out, const float *inp, const float *w, const float *wp,
 	gemm(N, OC, C, inp, C, 1, w, 1, C, wp, out, OC, 0, b, res);
 }
 
-/* db (n) += the column sums of dout (N, stride OC), in row order */
+/* db (n) = [db +] the column sums of dout (N, stride OC), in row order
+ * (from 0 without acc: the same bytes as adding to zeros) */
 KERNEL static void
 colsum(float *restrict db, const float *restrict dout, long N, int OC,
-       int n)
+       int n, int acc)
 {
 	long i;
 	int o;
 
+	if (!acc)
+		for (o = 0; o < n; o++)
+			db[o] = 0.0f;
 	for (i = 0; i < N; i++)
 		for (o = 0; o < n; o++)
 			db[o] += dout[i * OC + o];
@@ -247,18 +251,20 @@ colsum(float *restrict db, const float *restrict dout, long N, int OC,
 void
 linear_backward(float *dinp, float *dw, float *db, const float *dout,
                 const float *inp, const float *w, const float *wp, int N,
-                int C, int OC)
+                int C, int OC, int acc)
 {
-	if (N <= 0 || OC <= 0)
+	/* no rows: dw and db are sums of nothing */
+	if (OC <= 0 || N < 0)
 		return;
 	/* dinp (N,C) = dout (N,OC) w (OC,C) */
 	if (dinp)
 		gemm(N, C, OC, dout, OC, 1, w, C, 1, wp, dinp, C, 0, NULL, NULL);
-	/* dw (OC,C) += dout^T inp (N,C): a(o,n) = dout[n OC + o] */
+	/* dw (OC,C) [+]= dout^T inp (N,C): a(o,n) = dout[n OC + o]; gemm's
+	 * sums start from +0, so adding them to zeros changes nothing */
 	if (dw)
-		gemm(OC, C, N, dout, 1, OC, inp, C, 1, NULL, dw, C, 1, NULL, NULL);
+		gemm(OC, C, N, dout, 1, OC, inp, C, 1, NULL, dw, C, acc, NULL, NULL);
 	if (db)
-		colsum(db, dout, N, OC, OC);
+		colsum(db, dout, N, OC, OC, acc);
 }
 
 /* ------------------------------------------------------------------ */
@@ -323,12 +329,19 @@ ln_bwd_k(float *restrict dinp, const float *restrict dres,
          float *restrict dw, float *restrict db, const float *restrict dout,
          const float *restrict inp, const float *restrict w,
          const float *restrict mean, const float *restrict rstd, long n,
-         int C, float *restrict tmp)
+         int C, int acc, float *restrict tmp)
 {
 	float *nrm = tmp, *dn = tmp + C;
 	int c, m16 = C / 16 * 16;
 	long i;
 
+	/* without acc, dw and db sum from zeros, as they would added to */
+	for (c = 0; c < C && !acc; c++) {
+		if (dw)
+			dw[c] = 0.0f;
+		if (db)
+			db[c] = 0.0f;
+	}
 	for (i = 0; i < n; i++) {
 		const float *x = inp + (size_t)i * C, *dy = dout + (size_t)i * C;
 		const float *dr = dres ? dres + (size_t)i * C : NULL;
@@ -392,12 +405,14 @@ ln_bwd_k(float *restrict dinp, const float *restrict dres,
 void
 layernorm_backward(float *dinp, const float *dres, float *dw, float *db,
                    const float *dout, const float *inp, const float *w,
-                   const float *mean, const float *rstd, int N, int C)
+                   const float *mean, const float *rstd, int N, int C,
+                   int acc)
 {
 	float tmp[2 * C];
 
-	if (N > 0)
-		ln_bwd_k(dinp, dres, dw, db, dout, inp, w, mean, rstd, N, C, tmp);
+	if (N >= 0)
+		ln_bwd_k(dinp, dres, dw, db, dout, inp, w, mean, rstd, N, C, acc,
+		         tmp);
 }
 
 /* ------------------------------------------------------------------ */

@@ -56,11 +56,12 @@ void layers_threads(int n);
 void linear_forward(float *out, const float *inp, const float *w,
                     const float *wp, const float *b, const float *res, int N,
                     int C, int OC);
-/* dinp (N,C) = dout w; dw (OC,C) += dout^T inp; db (OC) += sum dout;
- * wp NULL or w packed by linear_pack(wp, w, C, OC, 1) */
+/* dinp (N,C) = dout w; dw (OC,C) = dout^T inp and db (OC) = sum dout,
+ * or, acc 1, added to them (the same bytes as acc 1 on zeros); wp NULL
+ * or w packed by linear_pack(wp, w, C, OC, 1) */
 void linear_backward(float *dinp, float *dw, float *db, const float *dout,
                      const float *inp, const float *w, const float *wp,
-                     int N, int C, int OC);
+                     int N, int C, int OC, int acc);
 /* w (OC,C) packed for the products of the forward pass (backward 0) or
  * of the backward pass into wp, of linear_packsize(C, OC) floats */
 size_t linear_packsize(int C, int OC);
@@ -75,10 +76,12 @@ void layernorm_forward(float *out, float *mean, float *rstd,
                        int N, int C, float eps);
 /* dinp (N,C) = dres + the gradient of inp: a residual branch's gradient
  * joins in the same pass (dres (N,C) may not be dinp; NULL for none);
- * dw (C) and db (C) += theirs */
+ * dw (C) and db (C) theirs, or, acc 1, added to them (as
+ * linear_backward) */
 void layernorm_backward(float *dinp, const float *dres, float *dw, float *db,
                         const float *dout, const float *inp, const float *w,
-                        const float *mean, const float *rstd, int N, int C);
+                        const float *mean, const float *rstd, int N, int C,
+                        int acc);
 
 /*
  * multi-head self-attention without a mask: qkv (B,T,3C) holds q, k, v

@@ -962,7 +962,13 @@ vit_zero_grad(struct vit *v)
 
 /*
  * Where a thread puts its part of the gradients of the range starting
- * at lo: its slab, at the same place relative to lo.
+ * at lo: its slab, at the same place relative to lo; thread 0 after
+ * vit_zero_grad, v->grads itself, which the slabs are then added to.
+ * Every thread writes the whole of its part before range_done adds it:
+ * a block's layers set their gradients from the thread's first chunk of
+ * samples on (acc 0), the other ranges start from sink_zeroed's zeros,
+ * and a thread without samples zeroes its part.  (Setting is adding to
+ * zeros, to the byte: layers.h.)
  */
 struct sink {
 	const float *grads;
@@ -996,36 +1002,67 @@ slab(const struct vit *v, int t, int r)
 	return v->slab + ((size_t)t * 2 + r % 2) * v->nslab;
 }
 
+/* thread 0 writes into v->grads itself */
+static int
+direct(const struct vit *v, int t)
+{
+	return t == 0 && v->gzero;
+}
+
 /* this thread's sink for range r, which starts at lo */
 static struct sink
 sink(const struct vit *v, int r, size_t lo)
 {
-	struct sink k = { v->grads, slab(v, THREAD, r), lo };
+	struct sink k = { v->grads, direct(v, THREAD) ? v->grads + lo :
+	                            slab(v, THREAD, r), lo };
 
 	return k;
 }
 
-/* dst (n) = src (set) or += src, then src = 0 */
+/* the same, its part of the range [lo, hi) zeroed first */
+static struct sink
+sink_zeroed(const struct vit *v, int r, size_t lo, size_t hi)
+{
+	struct sink k = sink(v, r, lo);
+
+	memset(k.slab, 0, (hi - lo) * sizeof(float));
+	return k;
+}
+
+/* the same for a block's range, whose layers set every tensor: only
+ * the floats that align each tensor's end, which no layer writes,
+ * zeroed (a slab holds other ranges' gradients there) */
+static struct sink
+sink_set(const struct vit *v, int r, size_t lo, size_t hi)
+{
+	struct sink k = sink(v, r, lo);
+	int i;
+
+	for (i = 0; i < v->npt; i++) {
+		const struct vit_tensor *t = &v->pt[i];
+
+		if (t->off >= lo && t->off < hi)
+			memset(k.slab + (t->off - lo) + t->n, 0,
+			       (align16(t->n) - t->n) * sizeof(float));
+	}
+	return k;
+}
+
+/* dst (n) += src */
 KERNEL static void
-reduce_k(float *restrict dst, float *restrict src, size_t n, int set)
+reduce_k(float *restrict dst, const float *restrict src, size_t n)
 {
 	size_t i;
 
-	if (set)
-		for (i = 0; i < n; i++)
-			dst[i] = src[i];
-	else
-		for (i = 0; i < n; i++)
-			dst[i] += src[i];
 	for (i = 0; i < n; i++)
-		src[i] = 0.0f;
+		dst[i] += src[i];
 }
 
 /* the end of range r, [lo, hi): when every thread is through it, each
  * takes its part of the range and adds the slabs into v->grads, thread
- * by thread (after vit_zero_grad, the first one replaces what was
- * there), RBLOCK floats at a time, so that the part of v->grads stays
- * in the cache while every slab is added to it */
+ * by thread (after vit_zero_grad, to thread 0's, already there),
+ * RBLOCK floats at a time, so that the part of v->grads stays in the
+ * cache while every slab is added to it */
 static void
 range_done(struct vit *v, int r, size_t lo, size_t hi)
 {
@@ -1039,23 +1076,23 @@ range_done(struct vit *v, int r, size_t lo, size_t hi)
 	for (i = p0; i < p1; i += b) {
 		b = MIN(RBLOCK, p1 - i);
 		for (t = 0; t < nt; t++)
-			reduce_k(v->grads + lo + i, slab(v, t, r) + i, b,
-			         t == 0 && v->gzero);
+			if (!direct(v, t))
+				reduce_k(v->grads + lo + i, slab(v, t, r) + i, b);
 	}
 }
 
 /*
  * The backward pass of a block on ns samples from s0 of T tokens: dy
  * (their rows) the gradient of its output, dx that of its input x; the
- * parameters' gradients into g, the scratch of sc; dp as
- * block_forward's.
+ * parameters' gradients into g (set, or added to with acc), the scratch
+ * of sc; dp as block_forward's.
  */
 static void
 block_backward(const struct vit *v, const struct vit_blockw *w,
                const struct vit_blockw *wp, const struct vit_blockw *g,
                const struct vit_blocka *a, const struct chunkg *sc, int s0,
                int ns, const float *x, const float *dy, float *dx, int T,
-               int C, int NH, const float *dp)
+               int C, int NH, const float *dp, int acc)
 {
 	int H = v->c.mlp * C, n = ns * T;
 	long ar = (long)s0 * T;
@@ -1070,25 +1107,25 @@ block_backward(const struct vit *v, const struct vit_blockw *w,
 		db = sc->ln;
 	}
 	linear_backward(sc->fc, g->fc2w, g->fc2b, db, a->fcg + ar * H, w->fc2w,
-	                wp->fc2w, n, H, C);
+	                wp->fc2w, n, H, C, acc);
 	gelu_backward(sc->fc, a->fcd + ar * H, sc->fc, (size_t)n * H);
 	linear_backward(sc->ln, g->fc1w, g->fc1b, sc->fc, a->ln2 + ar * C,
-	                w->fc1w, wp->fc1w, n, C, H);
+	                w->fc1w, wp->fc1w, n, C, H, acc);
 	layernorm_backward(sc->r1, dy, g->ln2w, g->ln2b, sc->ln, a->r1 + ar * C,
-	                   w->ln2w, a->ln2m + ar, a->ln2r + ar, n, C);
+	                   w->ln2w, a->ln2m + ar, a->ln2r + ar, n, C, acc);
 	db = sc->r1;
 	if (dp) {
 		scale_rows(sc->ln, sc->r1, dp, ns, T, C);
 		db = sc->ln;
 	}
 	linear_backward(sc->atty, g->projw, g->projb, db, a->atty + ar * C,
-	                w->projw, wp->projw, n, C, C);
+	                w->projw, wp->projw, n, C, C, acc);
 	attention_backward(sc->qkv, sc->att, sc->atty, a->qkv + ar * 3 * C,
 	                   a->att + (size_t)s0 * NH * T * T, ns, T, C, NH);
 	linear_backward(sc->ln, g->qkvw, g->qkvb, sc->qkv, a->ln1 + ar * C,
-	                w->qkvw, wp->qkvw, n, C, 3 * C);
+	                w->qkvw, wp->qkvw, n, C, 3 * C, acc);
 	layernorm_backward(dx, sc->r1, g->ln1w, g->ln1b, sc->ln, x, w->ln1w,
-	                   a->ln1m + ar, a->ln1r + ar, n, C);
+	                   a->ln1m + ar, a->ln1r + ar, n, C, acc);
 }
 
 /* the backward pass of the blocks of a stack (enc or dec), from the
@@ -1109,7 +1146,9 @@ stack_backward(struct vit *v, const struct vit_blockw *w,
 
 	chunk_scratch(v, T, C, NH, &sc, v->work + (size_t)THREAD * v->nwork);
 	for (i = depth - 1; i >= 0; i--, (*r)++) {
-		struct sink k = sink(v, *r, lo[*r]);
+		/* the first chunk sets the gradients, the others add */
+		struct sink k = b1 > b0 ? sink_set(v, *r, lo[*r], lo[*r - 1]) :
+		                sink_zeroed(v, *r, lo[*r], lo[*r - 1]);
 		struct vit_blockw gs = sunk_block(&k, &g[i]);
 
 		for (s = b0; s < b1; s += cs) {
@@ -1118,7 +1157,8 @@ stack_backward(struct vit *v, const struct vit_blockw *w,
 
 			block_backward(v, &w[i], &wp[i], &gs, &a[i], &sc, s, ns,
 			               x[i] + o, *dy + o, *dx + o, T, C, NH,
-			               dpath ? dpath + (size_t)2 * i * v->B + s : NULL);
+			               dpath ? dpath + (size_t)2 * i * v->B + s : NULL,
+			               s > b0);
 		}
 		range_done(v, *r, lo[*r], lo[*r - 1]);
 		t = *dy, *dy = *dx, *dx = t;
@@ -1148,7 +1188,7 @@ embed_backward(struct vit *v, const struct sink *k, const float *dy, int b0,
 	}
 	linear_backward(NULL, sunk(k, v->g.pew), sunk(k, v->g.peb),
 	                a->gpe + (long)b0 * n * D, a->xv + (long)b0 * n * P,
-	                v->w.pew, NULL, (b1 - b0) * n, P, D);
+	                v->w.pew, NULL, (b1 - b0) * n, P, D, 1);
 }
 
 void
@@ -1187,14 +1227,14 @@ vit_backward(struct vit *v)
 			mse_masked_backward(a->gpred + rd * O, a->pred + rd * O,
 			                    a->tgt + rd * P, a->lmask + rd, nb * Td, P,
 			                    c->normpix, v->count, 1.0f);
-		k = sink(v, r, lo[r + 1]);
+		k = sink_zeroed(v, r, lo[r + 1], lo[r]);
 		linear_backward(dx + rd * E, sunk(&k, g->hw), sunk(&k, g->hb),
 		                a->gpred + rd * O, a->dln + rd * E, w->hw, v->wp.hw,
-		                nb * Td, E, O);
+		                nb * Td, E, O, 1);
 		layernorm_backward(dy + rd * E, NULL, sunk(&k, g->dnw),
 		                   sunk(&k, g->dnb), dx + rd * E,
 		                   a->dx[c->ddepth] + rd * E, w->dnw, a->dlnm + rd,
-		                   a->dlnr + rd, nb * Td, E);
+		                   a->dlnr + rd, nb * Td, E, 1);
 		range_done(v, r, lo[r + 1], lo[r]);
 		r++;
 
@@ -1204,7 +1244,7 @@ vit_backward(struct vit *v)
 
 		/* un-place: visible rows back to the embedding, the rest to
 		 * the mask token, summed in a fixed order */
-		k = sink(v, r, lo[r + 1]);
+		k = sink_zeroed(v, r, lo[r + 1], lo[r]);
 		for (b = b0; b < b1; b++) {
 			const float *gx = dy + (size_t)b * Td * E;
 			float *ge = a->gdemb + (size_t)b * Te * E;
@@ -1229,18 +1269,18 @@ vit_backward(struct vit *v)
 		}
 		linear_backward(dx + re * D, sunk(&k, g->dew), sunk(&k, g->deb),
 		                a->gdemb + re * E, a->eln + re * D, w->dew, v->wp.dew,
-		                nb * Te, D, E);
+		                nb * Te, D, E, 1);
 		layernorm_backward(dy + re * D, NULL, sunk(&k, g->enw),
 		                   sunk(&k, g->enb), dx + re * D,
 		                   a->ex[c->depth] + re * D, w->enw, a->elnm + re,
-		                   a->elnr + re, nb * Te, D);
+		                   a->elnr + re, nb * Te, D, 1);
 		range_done(v, r, lo[r + 1], lo[r]);
 		r++;
 
 		stack_backward(v, w->enc, v->wp.enc, g->enc, a->enc, a->ex, c->depth,
 		               &dy, &dx, b0, b1, Te, D, c->heads, &r, lo + 1, NULL);
 
-		k = sink(v, r, lo[r + 1]);
+		k = sink_zeroed(v, r, lo[r + 1], lo[r]);
 		embed_backward(v, &k, dy, b0, b1, V);
 		range_done(v, r, lo[r + 1], lo[r]);
 	}
@@ -1278,12 +1318,12 @@ vit_encode_backward(struct vit *v, int norm)
 		/* the final norm (or, unused, its gradient zero) and the
 		 * rest of its range, the decoder's embedding and mask token,
 		 * whose gradients are not the loss's */
-		k = sink(v, r, lo[r + 1]);
+		k = sink_zeroed(v, r, lo[r + 1], lo[r]);
 		if (norm)
 			layernorm_backward(dy + re * D, NULL, sunk(&k, g->enw),
 			                   sunk(&k, g->enb), dx + re * D,
 			                   a->ex[c->depth] + re * D, w->enw,
-			                   a->elnm + re, a->elnr + re, nb * Te, D);
+			                   a->elnm + re, a->elnr + re, nb * Te, D, 1);
 		range_done(v, r, lo[r + 1], lo[r]);
 		r++;
 
@@ -1291,7 +1331,7 @@ vit_encode_backward(struct vit *v, int norm)
 		               &dy, &dx, b0, b1, Te, D, c->heads, &r, lo + 1,
 		               v->dpath);
 
-		k = sink(v, r, lo[r + 1]);
+		k = sink_zeroed(v, r, lo[r + 1], lo[r]);
 		embed_backward(v, &k, dy, b0, b1, L);
 		range_done(v, r, lo[r + 1], lo[r]);
 	}

@@ -208,17 +208,31 @@ linear_vs_naive(int N, int C, int OC, double tol)
 	ok(maxdiff(o1, o2, (size_t)N * OC) < tol,
 	   "linear forward %dx%dx%d without bias, with a residual = naive loops "
 	   "(%s)", N, C, OC, path());
-	/* the input's gradient is written, the parameters' accumulate:
-	 * after two calls, once and twice the naive gradients */
-	linear_backward(di, dw, db, dy, x, w, NULL, N, C, OC);
-	linear_backward(di, dw, db, dy, x, w, NULL, N, C, OC);
+	/* the input's gradient is written, the parameters' set (acc 0,
+	 * over what was there) and then added to: after two calls, once
+	 * and twice the naive gradients */
+	for (i = 0; i < (size_t)OC * C; i++)
+		dw[i] = 1e6f;
+	for (i = 0; i < (size_t)OC; i++)
+		db[i] = 1e6f;
+	linear_backward(di, dw, db, dy, x, w, NULL, N, C, OC, 0);
+	linear_backward(di, dw, db, dy, x, w, NULL, N, C, OC, 1);
 	linear_naive_backward(di2, dw2, db2, dy, x, w, N, C, OC);
 	linear_naive_backward(di2, dw2, db2, dy, x, w, N, C, OC);
 	ok(maxdiff(di, di2, (size_t)N * C) < tol &&
 	   maxdiff(dw, dw2, (size_t)OC * C) < 2 * tol &&
 	   maxdiff(db, db2, OC) < 2 * tol,
-	   "linear backward %dx%dx%d writes dinp, accumulates dw and db = naive "
-	   "loops (%s)", N, C, OC, path());
+	   "linear backward %dx%dx%d writes dinp, sets and then accumulates dw "
+	   "and db = naive loops (%s)", N, C, OC, path());
+	/* setting is adding to zeros, to the byte */
+	memset(dw2, 0, (size_t)OC * C * sizeof(float));
+	memset(db2, 0, (size_t)OC * sizeof(float));
+	linear_backward(di2, dw2, db2, dy, x, w, NULL, N, C, OC, 1);
+	linear_backward(di, dw, db, dy, x, w, NULL, N, C, OC, 0);
+	ok(!memcmp(dw, dw2, (size_t)OC * C * sizeof(float)) &&
+	   !memcmp(db, db2, (size_t)OC * sizeof(float)),
+	   "linear backward %dx%dx%d: dw and db set = added to zeros, to the "
+	   "byte (%s)", N, C, OC, path());
 	/* the weight packed beforehand: the same bytes */
 	{
 		float *wp = zeros(linear_packsize(C, OC));
@@ -228,7 +242,7 @@ linear_vs_naive(int N, int C, int OC, double tol)
 		linear_forward(o2, x, w, wp, b, res, N, C, OC);
 		i = memcmp(o1, o2, (size_t)N * OC * sizeof(float));
 		linear_pack(wp, w, C, OC, 1);
-		linear_backward(di2, NULL, NULL, dy, x, w, wp, N, C, OC);
+		linear_backward(di2, NULL, NULL, dy, x, w, wp, N, C, OC, 0);
 		ok(!i && !memcmp(di, di2, (size_t)N * C * sizeof(float)),
 		   "linear %dx%dx%d with its weight packed first: the same bytes "
 		   "(%s)", N, C, OC, path());
@@ -257,7 +271,7 @@ test_linear(void)
 	linear_vs_naive(29, 300, 33, 1e-3);
 	linear_vs_naive(40, 20, 600, 1e-3);
 	linear_vs_naive(130, 20, 600, 1e-3);
-	linear_backward(di, dw, db, op.R, l.inp, l.w, NULL, N, C, OC);
+	linear_backward(di, dw, db, op.R, l.inp, l.w, NULL, N, C, OC, 0);
 	gradcheck(&op, l.inp, di, N * C, 1e-2f, 1e-3, 1e-3, "linear input");
 	gradcheck(&op, l.w, dw, OC * C, 1e-2f, 1e-3, 1e-3, "linear weight");
 	gradcheck(&op, l.b, db, OC, 1e-2f, 1e-3, 1e-3, "linear bias");
@@ -335,8 +349,11 @@ test_layernorm(void)
 	}
 	/* the residual branch's gradient (R's second half) joins in dres */
 	ln_fwd(&op);
+	/* dw and db set over what was there */
+	for (i = 0; i < C; i++)
+		dw[i] = db[i] = 1e6f;
 	layernorm_backward(di, op.R + N * C, dw, db, op.R, l.inp, l.w, l.mean,
-	                   l.rstd, N, C);
+	                   l.rstd, N, C, 0);
 	gradcheck(&op, l.inp, di, N * C, 1e-2f, 2e-3, 2e-3,
 	          "layernorm input, with a residual branch");
 	gradcheck(&op, l.w, dw, C, 1e-2f, 1e-3, 1e-3, "layernorm weight");
