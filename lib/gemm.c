@@ -6,7 +6,8 @@
  * the roles laid out for row-major c: b is packed, GEMM_KC rows by up
  * to NC columns at a time, into panels of NR = 32 columns (k-major, the
  * last panel padded with zeros as far as it is read); a into panels of
- * MR = 12 rows (k-major, GEMM_KC x 12), a panel staying in the L1 cache
+ * MR = 12 rows (k-major, GEMM_KC x 12; or, from a row-major a, its 12
+ * rows as they are, GEMM_KC apart), a panel staying in the L1 cache
  * while the kernel runs over b's panels.
  * The micro-kernel keeps a 12 x 32 tile of c in 24 registers and adds,
  * for each k, the broadcast a(i,k) times the panel's row k, with fused
@@ -137,45 +138,38 @@ pack_a(float *restrict ap, const float *restrict a, long ai, long ak,
 		}
 }
 
-/*
- * mr <= MR rows of a row-major a (a(i,k) at a[i ai + k], k < kc) into
- * at[k][MR], transposed 16 values of k at a time, zeros in the missing
- * rows: the micro-kernel computes them and nothing stores them.  at
- * has room for 16 floats past its end.
- */
+/* mr <= MR rows of a row-major a (a(i,k) at a[i ai + k], k < kc) into
+ * at[i][GEMM_KC], zeros in the rows past mr: the micro-kernel computes
+ * them and nothing stores them */
 AVX512 static void
-pack_rows(float *restrict at, const float *restrict a, long ai, long kc,
+copy_rows(float *restrict at, const float *restrict a, long ai, long kc,
           int mr)
 {
-	long k, j;
+	long k;
 	int i;
 
-	for (k = 0; k < kc; k += 16) {
-		__mmask16 mk = lanes(kc - k);
-		__m512 r[16];
-
-		for (i = 0; i < 16; i++)
-			r[i] = i < mr ? _mm512_maskz_loadu_ps(mk, a + i * ai + k) :
-			       _mm512_setzero_ps();
-		transpose16(r);
-		for (j = 0; j < 16 && k + j < kc; j++)
-			_mm512_storeu_ps(at + (k + j) * MR, r[j]);
-	}
+	for (i = 0; i < MR; i++)
+		for (k = 0; k < kc; k += 16)
+			_mm512_storeu_ps(at + i * GEMM_KC + k,
+			                 i < mr ? _mm512_maskz_loadu_ps(lanes(kc - k),
+			                                                a + i * ai + k) :
+			                 _mm512_setzero_ps());
 }
 
 /*
  * The micro-kernel: c (rows lo <= i < mr <= MR, the lanes m0, m1 of its
  * nv <= 2 vectors of columns) [+]= a (MR,kc) b (kc,16 nv), a packed
- * (a(i,k) at a[k MR + i]), row k of b at b + k ldb (packed: ldb = NR);
- * old: add c's old value; then bias and res if not NULL.  Rows before
- * lo are computed and dropped.  Called with nv and, for whole panels,
- * the masks constant, so each use compiles to its own registers and
- * plain loads.
+ * (a(i,k) at a[i ai + k ak]: ai 1 and ak MR, or ai GEMM_KC and ak 1),
+ * row k of b at b + k ldb (packed: ldb = NR); old: add c's old value;
+ * then bias and res if not NULL.  Rows before lo are computed and
+ * dropped.  Called with ai, ak, nv and, for whole panels, the masks
+ * constant, so each use compiles to its own addressing (one pointer,
+ * constant offsets), registers and plain loads.
  */
 INLINE AVX512 void
-ukernel(long kc, const float *a, const float *b, long ldb, int nv, float *c,
-        long ldc, int lo, int mr, __mmask16 m0, __mmask16 m1, int old,
-        const float *bias, const float *res)
+ukernel(long kc, const float *a, long ai, long ak, const float *b, long ldb,
+        int nv, float *c, long ldc, int lo, int mr, __mmask16 m0,
+        __mmask16 m1, int old, const float *bias, const float *res)
 {
 	__m512 x[MR][2];
 	long k;
@@ -192,13 +186,13 @@ ukernel(long kc, const float *a, const float *b, long ldb, int nv, float *c,
 			b1 = _mm512_maskz_loadu_ps(m1, b + 16);
 		UNROLL
 		for (i = 0; i < MR; i++) {
-			__m512 av = _mm512_set1_ps(a[i]);
+			__m512 av = _mm512_set1_ps(a[i * ai]);
 
 			x[i][0] = _mm512_fmadd_ps(av, b0, x[i][0]);
 			if (nv == 2)
 				x[i][1] = _mm512_fmadd_ps(av, b1, x[i][1]);
 		}
-		a += MR;
+		a += ak;
 		b += ldb;
 	}
 	/* unrolled with constant i, so that x stays in registers */
@@ -232,39 +226,44 @@ ukernel(long kc, const float *a, const float *b, long ldb, int nv, float *c,
 	}
 }
 
-/* the three forms: one vector of columns or two, and a whole panel of
- * two, unmasked.  Each a function of its own, whose registers hold the
- * tile. */
-#define UKERNEL(name, NV, M0, M1) \
+/* the forms: one vector of columns or two, and a whole panel of two,
+ * unmasked; of a k-major panel of a, or of rows (r).  Each a function
+ * of its own, whose registers hold the tile. */
+#define UKERNEL(name, AI, AK, NV, M0, M1) \
 __attribute__((noinline)) AVX512 static void \
 name(long kc, const float *a, const float *b, long ldb, float *c, \
      long ldc, int lo, int mr, __mmask16 m0, __mmask16 m1, int old, \
      const float *bias, const float *res) \
 { \
 	(void)m0, (void)m1; \
-	ukernel(kc, a, b, ldb, NV, c, ldc, lo, mr, M0, M1, old, bias, res); \
+	ukernel(kc, a, AI, AK, b, ldb, NV, c, ldc, lo, mr, M0, M1, old, bias, \
+	        res); \
 }
-UKERNEL(ukernel_1, 1, m0, m1)
-UKERNEL(ukernel_2, 2, m0, m1)
-UKERNEL(ukernel_full, 2, 0xffff, 0xffff)
+UKERNEL(ukernel_1, 1, MR, 1, m0, m1)
+UKERNEL(ukernel_2, 1, MR, 2, m0, m1)
+UKERNEL(ukernel_full, 1, MR, 2, 0xffff, 0xffff)
+UKERNEL(ukernel_1r, GEMM_KC, 1, 1, m0, m1)
+UKERNEL(ukernel_2r, GEMM_KC, 1, 2, m0, m1)
+UKERNEL(ukernel_fullr, GEMM_KC, 1, 2, 0xffff, 0xffff)
 
 /*
  * b is packed a block at a time, unless its rows are rows in memory (bj
  * 1) and there are too few rows of a (M < INPLACE) to pay for the copy:
  * then it is read where it is.  When its rows are rows in memory (ak
- * 1), a is copied a group of MR rows at a time into at, which the
- * kernel then reads for every panel of b; a last group of fewer than MR
- * rows is the last MR rows of a, the ones before it computed again and
- * dropped, or, when a has fewer than MR rows, padded with zeros.  Else
- * (its columns rows in memory, as the weight gradient's x^T, or other
- * strides) a is packed MC rows at a time, a row of x^T after another.
+ * 1), a is copied a group of MR rows at a time into at, as they are,
+ * which the kernel then reads for every panel of b; a last group of
+ * fewer than MR rows is the last MR rows of a, the ones before it
+ * computed again and dropped, or, when a has fewer than MR rows, padded
+ * with zeros.  Else (its columns rows in memory, as the weight
+ * gradient's x^T, or other strides) a is packed MC rows at a time, a
+ * row of x^T after another.
  */
 AVX512 static void
 gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
             const float *b, long bk, long bj, const float *bpre, float *c,
             long ldc, int acc, const float *bias, const float *res)
 {
-	_Alignas(64) float at[GEMM_KC * MR + 16];
+	_Alignas(64) float at[GEMM_KC * MR];
 	long jc, pc, mc, ic, p, npad = (N + NR - 1) / NR * NR;
 
 	/* b packed beforehand or read in place needs no blocks of
@@ -301,7 +300,7 @@ gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
 							lo = MR - mr, i0 = ic - lo, mr = MR;
 							ap = a + i0 * ai + pc * ak;
 						}
-						pack_rows(at, ap, ai, kc, mr);
+						copy_rows(at, ap, ai, kc, mr);
 						ap = at;
 					}
 					for (p = 0; p < np; p++) {
@@ -315,7 +314,16 @@ gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
 						                  NULL;
 						__mmask16 m0 = lanes(w), m1 = lanes(w - 16);
 
-						if (w >= NR)
+						if (ak == 1 && w >= NR)
+							ukernel_fullr(kc, ap, bp, ldb, cp, ldc, lo, mr,
+							             m0, m1, old, bi, ri);
+						else if (ak == 1 && w > 16)
+							ukernel_2r(kc, ap, bp, ldb, cp, ldc, lo, mr, m0,
+							          m1, old, bi, ri);
+						else if (ak == 1)
+							ukernel_1r(kc, ap, bp, ldb, cp, ldc, lo, mr, m0,
+							          m1, old, bi, ri);
+						else if (w >= NR)
 							ukernel_full(kc, ap, bp, ldb, cp, ldc, lo, mr,
 							             m0, m1, old, bi, ri);
 						else if (w > 16)
