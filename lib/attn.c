@@ -5,7 +5,7 @@
  *
  * The scores: k (or v) transposed once (hs x TMAX, zeros past T), then
  * R rows of q at a time times that, in R x ceil(T / 16)
- * registers (R 4, 2 or 1 as T grows), each row's softmax (forward) or
+ * registers (R 4, 3, 2 or 1 as T grows), each row's softmax (forward) or
  * softmax gradient (backward) taken there and the row stored.  The
  * products with the stored rows (att v, ds k, ds^T q, att^T dout): RR
  * output rows at a time, a broadcast of a(i,t) times row t of the other
@@ -188,19 +188,20 @@ tile(__m512 acc[8][NVMAX], const float *a, long ai, long ak, int i0,
 		for (u = 0; u < NV; u++)
 			acc[r][u] = _mm512_setzero_ps();
 	for (k = 0; k < K; k++) {
-		__m512 yv[NVMAX];
+		__m512 b[8];
 
-		UNROLL16
-		for (u = 0; u < NV; u++)
-			yv[u] = _mm512_loadu_ps(y + (long)k * ldy + 16 * u);
+		/* the broadcasts, then a vector of y at a time: RR NV + RR +
+		 * 1 registers */
 		UNROLL8
-		for (r = 0; r < RR; r++) {
-			const float *ar = a + (long)(i0 + r) * ai;
-			__m512 b = _mm512_set1_ps(ar[(long)k * ak]);
+		for (r = 0; r < RR; r++)
+			b[r] = _mm512_set1_ps(a[(long)(i0 + r) * ai + (long)k * ak]);
+		UNROLL16
+		for (u = 0; u < NV; u++) {
+			__m512 yv = _mm512_loadu_ps(y + (long)k * ldy + 16 * u);
 
-			UNROLL16
-			for (u = 0; u < NV; u++)
-				acc[r][u] = _mm512_fmadd_ps(b, yv[u], acc[r][u]);
+			UNROLL8
+			for (r = 0; r < RR; r++)
+				acc[r][u] = _mm512_fmadd_ps(b[r], yv, acc[r][u]);
 		}
 	}
 }
@@ -235,15 +236,15 @@ score_rows(float *dst, const float *x, long ld, const float *yt,
 	}
 }
 
-/* as many rows a pass as keep R NV sums, a row of kt and the
- * broadcasts within the 32 registers */
+/* as many rows a pass as keep R NV sums, R broadcasts and a vector of
+ * kt within the 32 registers */
 #define SCORES(name, NV) \
 __attribute__((noinline)) AVX512 static void \
 name(float *dst, const float *x, long ld, const float *yt, const float *p, \
      int T, int hs, float scale) \
 { \
 	score_rows(dst, x, ld, yt, p, T, hs, scale, NV, \
-	           NV <= 4 ? 4 : NV <= 12 ? 2 : 1); \
+	           NV <= 4 ? 4 : NV <= 7 ? 3 : NV <= 14 ? 2 : 1); \
 }
 SCORES(scores1, 1)
 SCORES(scores2, 2)
