@@ -476,6 +476,19 @@ softmax_grad_k(float *restrict d, const float *restrict p, long n, int T,
 	}
 }
 
+/* the T rows of n floats of x (stride ld) on their way into the L2
+ * cache: the next head's q, k and v (and dout), far apart in memory,
+ * which the hardware would fetch only as they are read */
+static void
+prefetch_rows(const float *x, long ld, int T, int n)
+{
+	int t, j;
+
+	for (t = 0; t < T; t++)
+		for (j = 0; j < n; j += 16)
+			__builtin_prefetch(x + t * ld + j, 0, 2);
+}
+
 void
 attention_forward(float *out, float *att, const float *qkv, int B, int T,
                   int C, int NH)
@@ -490,6 +503,14 @@ attention_forward(float *out, float *att, const float *qkv, int B, int T,
 		float *a = att + (size_t)bh * T * T;
 
 		if (native) {
+			if (bh + 1 < (long)B * NH) {
+				const float *nq = qkv + (size_t)((bh + 1) / NH) * T * ld +
+				                  (bh + 1) % NH * hs;
+
+				prefetch_rows(nq, ld, T, hs);
+				prefetch_rows(nq + C, ld, T, hs);
+				prefetch_rows(nq + 2 * C, ld, T, hs);
+			}
 			attn_forward(out + (size_t)b * T * C + h * hs, C, a, q, q + C,
 			             q + 2 * C, ld, T, hs, scale);
 			continue;
@@ -520,6 +541,15 @@ attention_backward(float *dqkv, float *datt, const float *dout,
 		float *dq = dqkv + off, *ds = datt + (size_t)bh * T * T;
 
 		if (native) {
+			if (bh + 1 < (long)B * NH) {
+				long nb = (bh + 1) / NH, nh = (bh + 1) % NH;
+				const float *nq = qkv + (size_t)nb * T * ld + nh * hs;
+
+				prefetch_rows(nq, ld, T, hs);
+				prefetch_rows(nq + C, ld, T, hs);
+				prefetch_rows(nq + 2 * C, ld, T, hs);
+				prefetch_rows(dout + (size_t)nb * T * C + nh * hs, C, T, hs);
+			}
 			attn_backward(dq, dq + C, dq + 2 * C, ds, dy, C, q, q + C,
 			              q + 2 * C, ld, a, T, hs, scale);
 			continue;
