@@ -246,6 +246,16 @@ UKERNEL(ukernel_1r, GEMM_KC, 1, 1, m0, m1)
 UKERNEL(ukernel_2r, GEMM_KC, 1, 2, m0, m1)
 UKERNEL(ukernel_fullr, GEMM_KC, 1, 2, 0xffff, 0xffff)
 
+/* by the panel of a (k-major, rows) and the width (up to 16, up to 31,
+ * 32) */
+static void (*const ukernels[2][3])(long, const float *, const float *,
+                                    long, float *, long, int, int,
+                                    __mmask16, __mmask16, int,
+                                    const float *, const float *) = {
+	{ ukernel_1, ukernel_2, ukernel_full },
+	{ ukernel_1r, ukernel_2r, ukernel_fullr },
+};
+
 /*
  * b is packed a block at a time, unless its rows are rows in memory (bj
  * 1) and there are too few rows of a (M < INPLACE) to pay for the copy:
@@ -314,24 +324,8 @@ gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
 						                  NULL;
 						__mmask16 m0 = lanes(w), m1 = lanes(w - 16);
 
-						if (ak == 1 && w >= NR)
-							ukernel_fullr(kc, ap, bp, ldb, cp, ldc, lo, mr,
-							             m0, m1, old, bi, ri);
-						else if (ak == 1 && w > 16)
-							ukernel_2r(kc, ap, bp, ldb, cp, ldc, lo, mr, m0,
-							          m1, old, bi, ri);
-						else if (ak == 1)
-							ukernel_1r(kc, ap, bp, ldb, cp, ldc, lo, mr, m0,
-							          m1, old, bi, ri);
-						else if (w >= NR)
-							ukernel_full(kc, ap, bp, ldb, cp, ldc, lo, mr,
-							             m0, m1, old, bi, ri);
-						else if (w > 16)
-							ukernel_2(kc, ap, bp, ldb, cp, ldc, lo, mr, m0,
-							          m1, old, bi, ri);
-						else
-							ukernel_1(kc, ap, bp, ldb, cp, ldc, lo, mr, m0,
-							          m1, old, bi, ri);
+						ukernels[ak == 1][w >= NR ? 2 : w > 16](kc, ap, bp, ldb,
+						    cp, ldc, lo, mr, m0, m1, old, bi, ri);
 					}
 				}
 			}
