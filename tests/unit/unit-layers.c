@@ -264,11 +264,12 @@ test_linear(void)
 
 	linear_vs_naive(N, C, OC, 1e-5);
 	/* products across the kernel's tiles (12 x 32) and blocks of k
-	 * (GEMM_KC), in both directions; wider than a block of columns
-	 * (NC = 512), with the weight read in place (fewer rows than 96)
-	 * and packed */
+	 * (GEMM_KC), in both directions, with last groups of 2 to 10 rows;
+	 * wider than a block of columns (NC = 512), with the weight read in
+	 * place (fewer rows than 96) and packed */
 	linear_vs_naive(300, 130, 70, 1e-3);
 	linear_vs_naive(29, 300, 33, 1e-3);
+	linear_vs_naive(50, 40, 28, 1e-3);
 	linear_vs_naive(40, 20, 600, 1e-3);
 	linear_vs_naive(130, 20, 600, 1e-3);
 	linear_backward(di, dw, db, op.R, l.inp, l.w, NULL, N, C, OC, 0);
