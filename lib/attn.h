@@ -13,8 +13,8 @@
  * The arithmetic is the other path's, operation for operation: each
  * element of a product a chain of fused multiply-adds over k in order,
  * from zero, as gemm.c's kernel sums; exp as layers.c's exp_fast; the
- * sums as its sum_lanes (16 lanes, added as simd.h's hsum, then the
- * tail in order).  Both paths give the same bytes.
+ * sums as its sum_lanes (16 lanes, the last vector padded with zeros,
+ * then added as simd.h's hsum).  Both paths give the same bytes.
  *
  * q, k, v and dq, dk, dv: the head's columns of T rows of stride ld
  * (qkv rows: ld = 3C); out and dout: of rows of stride ldo (C); att and

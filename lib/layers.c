@@ -335,7 +335,8 @@ ln_bwd_k(float *restrict dinp, const float *restrict dres,
 	int c, m16 = C / 16 * 16;
 	long i;
 
-	/* without acc, dw and db sum from zeros, as they would added to */
+	/* without acc, dw and db sum from zeros: the same bytes as adding
+	 * to zeros */
 	for (c = 0; c < C && !acc; c++) {
 		if (dw)
 			dw[c] = 0.0f;
@@ -477,8 +478,7 @@ softmax_grad_k(float *restrict d, const float *restrict p, long n, int T,
 }
 
 /* the T rows of n floats of x (stride ld) on their way into the L2
- * cache: the next head's q, k and v (and dout), far apart in memory,
- * which the hardware would fetch only as they are read */
+ * cache */
 static void
 prefetch_rows(const float *x, long ld, int T, int n)
 {
@@ -487,6 +487,24 @@ prefetch_rows(const float *x, long ld, int T, int n)
 	for (t = 0; t < T; t++)
 		for (j = 0; j < n; j += 16)
 			__builtin_prefetch(x + t * ld + j, 0, 2);
+}
+
+/* the rows of head bh (of B NH) of q, k and v and, if not NULL, dout,
+ * far apart in memory, which the hardware would fetch only as they are
+ * read: the next head's, while attn.c computes this one's */
+static void
+prefetch_head(long bh, const float *qkv, const float *dout, int B, int T,
+              int C, int NH)
+{
+	long b = bh / NH, h = bh % NH;
+	int hs = C / NH, ld = 3 * C, i;
+
+	if (bh >= (long)B * NH)
+		return;
+	for (i = 0; i < 3; i++)
+		prefetch_rows(qkv + (size_t)b * T * ld + i * C + h * hs, ld, T, hs);
+	if (dout)
+		prefetch_rows(dout + (size_t)b * T * C + h * hs, C, T, hs);
 }
 
 void
@@ -503,14 +521,7 @@ attention_forward(float *out, float *att, const float *qkv, int B, int T,
 		float *a = att + (size_t)bh * T * T;
 
 		if (native) {
-			if (bh + 1 < (long)B * NH) {
-				const float *nq = qkv + (size_t)((bh + 1) / NH) * T * ld +
-				                  (bh + 1) % NH * hs;
-
-				prefetch_rows(nq, ld, T, hs);
-				prefetch_rows(nq + C, ld, T, hs);
-				prefetch_rows(nq + 2 * C, ld, T, hs);
-			}
+			prefetch_head(bh + 1, qkv, NULL, B, T, C, NH);
 			attn_forward(out + (size_t)b * T * C + h * hs, C, a, q, q + C,
 			             q + 2 * C, ld, T, hs, scale);
 			continue;
@@ -541,15 +552,7 @@ attention_backward(float *dqkv, float *datt, const float *dout,
 		float *dq = dqkv + off, *ds = datt + (size_t)bh * T * T;
 
 		if (native) {
-			if (bh + 1 < (long)B * NH) {
-				long nb = (bh + 1) / NH, nh = (bh + 1) % NH;
-				const float *nq = qkv + (size_t)nb * T * ld + nh * hs;
-
-				prefetch_rows(nq, ld, T, hs);
-				prefetch_rows(nq + C, ld, T, hs);
-				prefetch_rows(nq + 2 * C, ld, T, hs);
-				prefetch_rows(dout + (size_t)nb * T * C + nh * hs, C, T, hs);
-			}
+			prefetch_head(bh + 1, qkv, dout, B, T, C, NH);
 			attn_backward(dq, dq + C, dq + 2 * C, ds, dy, C, q, q + C,
 			              q + 2 * C, ld, a, T, hs, scale);
 			continue;

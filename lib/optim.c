@@ -4,7 +4,6 @@
  * (optim.h).
  */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "optim.h"
