@@ -70,7 +70,7 @@ product(long M, long N, long K, int form, int reps, double *ours,
 	for (r = -1; r < reps; r++) {
 		t = monotonic();
 		gemm(M, N, K, a, ai, ak, b, bk, bj, gemm_native() ? pre : NULL,
-		     c, N, 0, NULL, NULL);
+		     c, N, 0, NULL, NULL, NULL);
 		t = monotonic() - t;
 		if (r >= 0 && t < *ours)
 			*ours = t;

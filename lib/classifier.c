@@ -288,8 +288,8 @@ classifier_backward(struct classifier *c)
 
 	softxent_backward(c->dlogits, c->probs, c->targets, B, c->K, 1.0f);
 	linear_backward(c->dh, c->ghw, c->ghb, c->dlogits,
-	                c->pool == POOL_MEAN ? c->fcn : c->feat, c->hw, NULL, B, D,
-	                c->K, 1);
+	                c->pool == POOL_MEAN ? c->fcn : c->feat, c->hw, NULL, NULL,
+	                B, D, c->K, 1);
 	/* the gradient at the last block's output (pool mean) or at the
 	 * final norm's (pool cls), into a.g0 */
 	if (c->pool == POOL_MEAN) {

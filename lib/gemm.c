@@ -21,7 +21,7 @@
 
 #include "gemm.h"
 
-enum { MR = 12, NR = 32, NC = 512, MC = 480, INPLACE = 8 * MR };
+enum { MR = 12, NR = 32, NC = 512, NCPRE = 768, MC = 480, INPLACE = 8 * MR };
 
 static int forced = -1;
 
@@ -271,14 +271,18 @@ static void (*const ukernels[2][3])(long, const float *, const float *,
 AVX512 static void
 gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
             const float *b, long bk, long bj, const float *bpre, float *c,
-            long ldc, int acc, const float *bias, const float *res)
+            long ldc, int acc, const float *bias, const float *res,
+            const struct gemm_epi *epi)
 {
 	_Alignas(64) float at[GEMM_KC * MR];
 	long jc, pc, mc, ic, p, npad = (N + NR - 1) / NR * NR;
 
 	/* b packed beforehand or read in place needs no blocks of
-	 * columns: a group of rows of a is then copied once for all */
-	long ncb = bpre || (bj == 1 && M < INPLACE) ? N : NC;
+	 * columns, so that a group of rows of a is copied once for all;
+	 * but a packed b twice NCPRE wide or wider is swept NCPRE columns
+	 * at a time, that the panels swept stay in the L2 cache */
+	long ncb = bpre ? (N >= 2 * NCPRE ? NCPRE : N) :
+	           bj == 1 && M < INPLACE ? N : NC;
 
 	for (jc = 0; jc < N; jc += ncb) {
 		long nc = N - jc < ncb ? N - jc : ncb, np = (nc + NR - 1) / NR;
@@ -327,6 +331,11 @@ gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
 						ukernels[ak == 1][w >= NR ? 2 : w > 16](kc, ap, bp, ldb,
 						    cp, ldc, lo, mr, m0, m1, old, bi, ri);
 					}
+					if (last && epi) { /* rows i0 + lo to i0 + mr final */
+						long off = (i0 + lo) * ldc + jc;
+
+						epi->fn(epi, c + off, off, ldc, mr - lo, nc);
+					}
 				}
 			}
 		}
@@ -350,11 +359,12 @@ gemm_native(void)
 }
 #endif
 
-/* OpenBLAS: c set to [c +] bias [+ res] first, then c += a b */
+/* OpenBLAS: c set to [c +] bias [+ res] first, then c += a b; the
+ * epilogue on all of c */
 static void
 gemm_blas(long M, long N, long K, const float *a, long ai, long ak,
           const float *b, long bk, long bj, float *c, long ldc, int acc,
-          const float *bias, const float *res)
+          const float *bias, const float *res, const struct gemm_epi *epi)
 {
 	long i, j;
 	float beta = acc || bias || res ? 1.0f : 0.0f;
@@ -373,6 +383,8 @@ gemm_blas(long M, long N, long K, const float *a, long ai, long ak,
 	else if (!beta)
 		for (i = 0; i < M; i++)
 			memset(c + i * ldc, 0, N * sizeof(*c));
+	if (epi)
+		epi->fn(epi, c, 0, ldc, M, N);
 }
 
 size_t
@@ -395,16 +407,16 @@ gemm_pack(float *bp, long N, long K, const float *b, long bk, long bj)
 void
 gemm(long M, long N, long K, const float *a, long ai, long ak,
      const float *b, long bk, long bj, const float *bp, float *c, long ldc,
-     int acc, const float *bias, const float *res)
+     int acc, const float *bias, const float *res, const struct gemm_epi *epi)
 {
 	if (M <= 0 || N <= 0)
 		return;
 #if defined(__x86_64__) && defined(__GNUC__)
 	if (K > 0 && gemm_native()) {
 		gemm_avx512(M, N, K, a, ai, ak, b, bk, bj, bp, c, ldc, acc, bias,
-		            res);
+		            res, epi);
 		return;
 	}
 #endif
-	gemm_blas(M, N, K, a, ai, ak, b, bk, bj, c, ldc, acc, bias, res);
+	gemm_blas(M, N, K, a, ai, ak, b, bk, bj, c, ldc, acc, bias, res, epi);
 }

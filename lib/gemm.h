@@ -4,6 +4,8 @@
  *
  *	c (M,N) = a (M,K) b (K,N)  [+ c]  [+ bias (N)]  [+ res (M,N)]
  *
+ * then, optionally, an element-wise epilogue on c (struct gemm_epi),
+ *
  * with a(i,k) at a[i ai + k ak] (a row-major array: ai = K, ak = 1; the
  * transpose of one: ai = 1, ak = M), likewise b(k,j) at b[k bk + j bj],
  * and c and res row-major with row stride ldc.  acc keeps c's old
@@ -25,9 +27,25 @@
 
 enum { GEMM_KC = 256 };
 
+/*
+ * An epilogue, epi (NULL for none): epi->fn(epi, c + off, off, ldc, m,
+ * n) is called on each m x n block of c (at offset off in c's layout)
+ * as soon as the block is final, so that an element-wise layer after
+ * the product finds it in the cache; out and in are arrays of c's
+ * layout for it to write and to read (NULL where it needs none).  The
+ * blocks cover c once.
+ */
+struct gemm_epi {
+	void (*fn)(const struct gemm_epi *, float *c, long off, long ldc,
+	           long m, long n);
+	float *out;
+	const float *in;
+};
+
 void gemm(long M, long N, long K, const float *a, long ai, long ak,
           const float *b, long bk, long bj, const float *bp, float *c,
-          long ldc, int acc, const float *bias, const float *res);
+          long ldc, int acc, const float *bias, const float *res,
+          const struct gemm_epi *epi);
 
 /*
  * bp, if not NULL, is b as gemm_pack left it, in gemm_packsize(N, K)

@@ -228,7 +228,22 @@ linear_forward(float *out, const float *inp, const float *w, const float *wp,
                const float *b, const float *res, int N, int C, int OC)
 {
 	/* out (N,OC) = inp (N,C) w^T: b(k,j) = w[j C + k] */
-	gemm(N, OC, C, inp, C, 1, w, 1, C, wp, out, OC, 0, b, res);
+	gemm(N, OC, C, inp, C, 1, w, 1, C, wp, out, OC, 0, b, res, NULL);
+}
+
+static void gelu_epi(const struct gemm_epi *, float *, long, long, long,
+                     long);
+static void dgelu_epi(const struct gemm_epi *, float *, long, long, long,
+                      long);
+
+void
+linear_gelu_forward(float *out, float *grad, const float *inp,
+                    const float *w, const float *wp, const float *b, int N,
+                    int C, int OC)
+{
+	struct gemm_epi e = { gelu_epi, grad, NULL };
+
+	gemm(N, OC, C, inp, C, 1, w, 1, C, wp, out, OC, 0, b, NULL, &e);
 }
 
 /* db (n) = [db +] the column sums of dout (N, stride OC), in row order
@@ -250,19 +265,23 @@ colsum(float *restrict db, const float *restrict dout, long N, int OC,
 
 void
 linear_backward(float *dinp, float *dw, float *db, const float *dout,
-                const float *inp, const float *w, const float *wp, int N,
-                int C, int OC, int acc)
+                const float *inp, const float *w, const float *wp,
+                const float *dact, int N, int C, int OC, int acc)
 {
+	struct gemm_epi e = { dgelu_epi, NULL, dact };
+
 	/* no rows: dw and db are sums of nothing */
 	if (OC <= 0 || N < 0)
 		return;
-	/* dinp (N,C) = dout (N,OC) w (OC,C) */
+	/* dinp (N,C) = dout (N,OC) w (OC,C) [times dact] */
 	if (dinp)
-		gemm(N, C, OC, dout, OC, 1, w, C, 1, wp, dinp, C, 0, NULL, NULL);
+		gemm(N, C, OC, dout, OC, 1, w, C, 1, wp, dinp, C, 0, NULL, NULL,
+		     dact ? &e : NULL);
 	/* dw (OC,C) [+]= dout^T inp (N,C): a(o,n) = dout[n OC + o]; gemm's
 	 * sums start from +0, so adding them to zeros changes nothing */
 	if (dw)
-		gemm(OC, C, N, dout, 1, OC, inp, C, 1, NULL, dw, C, acc, NULL, NULL);
+		gemm(OC, C, N, dout, 1, OC, inp, C, 1, NULL, dw, C, acc, NULL, NULL,
+		     NULL);
 	if (db)
 		colsum(db, dout, N, OC, OC, acc);
 }
@@ -527,11 +546,12 @@ attention_forward(float *out, float *att, const float *qkv, int B, int T,
 			continue;
 		}
 		/* s (T,T) = q (T,hs) k^T: b(i,t) = k[t ld + i] */
-		gemm(T, T, hs, q, ld, 1, q + C, 1, ld, NULL, a, T, 0, NULL, NULL);
+		gemm(T, T, hs, q, ld, 1, q + C, 1, ld, NULL, a, T, 0, NULL, NULL,
+		     NULL);
 		softmax_k(a, T, T, scale);
 		/* out (T,hs) = att (T,T) v (T,hs) */
 		gemm(T, hs, T, a, T, 1, q + 2 * C, ld, 1, NULL,
-		     out + (size_t)b * T * C + h * hs, C, 0, NULL, NULL);
+		     out + (size_t)b * T * C + h * hs, C, 0, NULL, NULL, NULL);
 	}
 }
 
@@ -559,13 +579,15 @@ attention_backward(float *dqkv, float *datt, const float *dout,
 		}
 		/* datt (T,T) = dy (T,hs) v^T, then the scores' gradient */
 		gemm(T, T, hs, dy, C, 1, q + 2 * C, 1, ld, NULL, ds, T, 0, NULL,
-		     NULL);
+		     NULL, NULL);
 		softmax_grad_k(ds, a, T, T, scale);
 		/* dq = ds k, dk = ds^T q, dv = att^T dy, each (T,hs) */
-		gemm(T, hs, T, ds, T, 1, q + C, ld, 1, NULL, dq, ld, 0, NULL, NULL);
-		gemm(T, hs, T, ds, 1, T, q, ld, 1, NULL, dq + C, ld, 0, NULL, NULL);
-		gemm(T, hs, T, a, 1, T, dy, C, 1, NULL, dq + 2 * C, ld, 0, NULL,
+		gemm(T, hs, T, ds, T, 1, q + C, ld, 1, NULL, dq, ld, 0, NULL, NULL,
 		     NULL);
+		gemm(T, hs, T, ds, 1, T, q, ld, 1, NULL, dq + C, ld, 0, NULL, NULL,
+		     NULL);
+		gemm(T, hs, T, a, 1, T, dy, C, 1, NULL, dq + 2 * C, ld, 0, NULL,
+		     NULL, NULL);
 	}
 }
 
@@ -631,6 +653,32 @@ gelu_backward(float *dinp, const float *grad, const float *dout, size_t N)
 {
 	if (N > 0)
 		gelu_bwd_k(dinp, grad, dout, N);
+}
+
+/* gelu_forward on a block of rows of a product, in place, the
+ * derivatives into e->out (NULL: none) */
+static void
+gelu_epi(const struct gemm_epi *e, float *c, long off, long ld, long m,
+         long n)
+{
+	long r;
+
+	for (r = 0; r < m; r++)
+		gelu_forward(c + r * ld, e->out ? e->out + off + r * ld : NULL,
+		             c + r * ld, (size_t)n);
+}
+
+/* gelu_backward on a block of rows of a product, in place, with the
+ * derivatives of e->in */
+static void
+dgelu_epi(const struct gemm_epi *e, float *c, long off, long ld, long m,
+          long n)
+{
+	long r;
+
+	for (r = 0; r < m; r++)
+		gelu_backward(c + r * ld, e->in + off + r * ld, c + r * ld,
+		              (size_t)n);
 }
 
 /* ------------------------------------------------------------------ */

@@ -56,12 +56,21 @@ void layers_threads(int n);
 void linear_forward(float *out, const float *inp, const float *w,
                     const float *wp, const float *b, const float *res, int N,
                     int C, int OC);
-/* dinp (N,C) = dout w; dw (OC,C) = dout^T inp and db (OC) = sum dout,
- * or, acc 1, added to them (the same bytes as acc 1 on zeros); wp NULL
- * or w packed by linear_pack(wp, w, C, OC, 1) */
+/* linear_forward without res, then gelu_forward(out, grad, out, N OC),
+ * each block of out while it is in the cache: the same bytes */
+void linear_gelu_forward(float *out, float *grad, const float *inp,
+                         const float *w, const float *wp, const float *b,
+                         int N, int C, int OC);
+/*
+ * dinp (N,C) = dout w, then, if dact is not NULL, gelu_backward(dinp,
+ * dact, dinp, N C) (dact the derivatives gelu_forward left for inp),
+ * each block while it is in the cache; dw (OC,C) = dout^T inp and db
+ * (OC) = sum dout, or, acc 1, added to them (the same bytes as acc 1 on
+ * zeros); wp NULL or w packed by linear_pack(wp, w, C, OC, 1)
+ */
 void linear_backward(float *dinp, float *dw, float *db, const float *dout,
                      const float *inp, const float *w, const float *wp,
-                     int N, int C, int OC, int acc);
+                     const float *dact, int N, int C, int OC, int acc);
 /* w (OC,C) packed for the products of the forward pass (backward 0) or
  * of the backward pass into wp, of linear_packsize(C, OC) floats */
 size_t linear_packsize(int C, int OC);

@@ -80,23 +80,37 @@ update_k(float *restrict p, float *restrict m, float *restrict v,
 	}
 }
 
+/* the constants of update_k for step a->t */
+struct consts {
+	float step, bc2s;
+};
+
+static struct consts
+consts(const struct adamw *a, float lr)
+{
+	struct consts k;
+
+	k.step = lr / (1.0f - powf(a->b1, (float)a->t));
+	k.bc2s = sqrtf(1.0f - powf(a->b2, (float)a->t));
+	return k;
+}
+
 /* elements [lo, hi) of one tensor at offset off */
 static void
 update(struct adamw *a, float *p, const float *g, size_t off, size_t lo,
-       size_t hi, float lr, float wd)
+       size_t hi, struct consts k, float lr, float wd)
 {
-	float bc1 = 1.0f - powf(a->b1, (float)a->t);
-	float bc2 = 1.0f - powf(a->b2, (float)a->t);
-
 	if (hi > lo)
 		update_k(p + lo, a->m + off + lo, a->v + off + lo, g + lo, hi - lo,
-		         a->b1, a->b2, a->eps, lr / bc1, sqrtf(bc2), 1.0f - lr * wd);
+		         a->b1, a->b2, a->eps, k.step, k.bc2s, 1.0f - lr * wd);
 }
 
 void
 adamw_update_parts(struct adamw *a, float *p, const float *g,
                    const struct adamw_part *parts, int nparts, float lr)
 {
+	struct consts c = consts(a, lr);
+
 	OMP_PARALLEL
 	{
 		int k, nt = NTHREADS, id = THREAD;
@@ -105,7 +119,7 @@ adamw_update_parts(struct adamw *a, float *p, const float *g,
 			size_t n = parts[k].n, off = parts[k].off;
 
 			update(a, p + off, g + off, off, n * id / nt, n * (id + 1) / nt,
-			       lr, parts[k].wd);
+			       c, lr, parts[k].wd);
 		}
 	}
 }
@@ -145,13 +159,19 @@ sumsq_k(const float *restrict g, size_t n)
 	return t;
 }
 
-/* at most NORM_CHUNKS chunks, of a size that depends only on n, summed
- * in parallel and then added in order: the same for any number of
- * threads */
+/* the size of the chunks of an n-element norm: at most NORM_CHUNKS
+ * chunks, of a size that depends only on n, summed in parallel and
+ * then added in order, the same for any number of threads */
+static size_t
+norm_chunk(size_t n)
+{
+	return (n / NORM_CHUNKS + 16) & ~(size_t)15;
+}
+
 double
 grad_norm(const float *g, size_t n)
 {
-	size_t cs = (n / NORM_CHUNKS + 16) & ~(size_t)15, nc = (n + cs - 1) / cs;
+	size_t cs = norm_chunk(n), nc = (n + cs - 1) / cs;
 	double part[NORM_CHUNKS], s = 0.0;
 	size_t c;
 
@@ -162,6 +182,42 @@ grad_norm(const float *g, size_t n)
 
 		for (i = nc * id / nt; i < nc * (id + 1) / nt; i++)
 			part[i] = sumsq_k(g + i * cs, i + 1 < nc ? cs : n - i * cs);
+	}
+	for (c = 0; c < nc; c++)
+		s += part[c];
+	return sqrt(s);
+}
+
+double
+adamw_update_norm(struct adamw *a, float *p, const float *g, size_t n,
+                  const struct adamw_part *parts, int nparts, float lr)
+{
+	size_t cs = norm_chunk(n), nc = (n + cs - 1) / cs;
+	double part[NORM_CHUNKS], s = 0.0;
+	struct consts cn = consts(a, lr);
+	size_t c;
+
+	OMP_PARALLEL
+	{
+		int nt = NTHREADS, id = THREAD, k = 0;
+		size_t i;
+
+		for (i = nc * id / nt; i < nc * (id + 1) / nt; i++) {
+			size_t c0 = i * cs, c1 = i + 1 < nc ? c0 + cs : n;
+
+			part[i] = sumsq_k(g + c0, c1 - c0);
+			/* the parts in the chunk, while it is in the cache */
+			while (k < nparts && parts[k].off + parts[k].n <= c0)
+				k++;
+			for (; k < nparts && parts[k].off < c1; k++) {
+				size_t off = parts[k].off, e = off + parts[k].n;
+
+				update(a, p + off, g + off, off, MAX(c0, off) - off,
+				       MIN(c1, e) - off, cn, lr, parts[k].wd);
+				if (e > c1)
+					break; /* it goes on in the next chunk */
+			}
+		}
 	}
 	for (c = 0; c < nc; c++)
 		s += part[c];

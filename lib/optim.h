@@ -47,6 +47,17 @@ void adamw_update_parts(struct adamw *, float *p, const float *g,
                         float lr);
 
 /*
+ * adamw_update_parts and grad_norm(g, n) in one pass over g, which
+ * returns the norm: chunk after chunk of grad_norm's, the chunk's sum of
+ * squares and then the updates of the parts' elements in it, while it
+ * is in the cache.  The parts in order of their offsets, not
+ * overlapping, inside [0, n).  The same results as the two calls.
+ */
+double adamw_update_norm(struct adamw *, float *p, const float *g, size_t n,
+                         const struct adamw_part *parts, int nparts,
+                         float lr);
+
+/*
  * MAE's schedule for step s (from 0) of total: linear warmup from 0 to
  * peak over warmup steps, then a half-cycle cosine down to lrmin.
  */

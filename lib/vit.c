@@ -755,8 +755,8 @@ block_forward(const struct vit *v, const struct vit_blockw *w,
 		linear_forward(r1, atty, w->projw, wp->projw, w->projb, x, n, C, C);
 	layernorm_forward(ln2, a->ln2m + ar, a->ln2r + ar, r1, w->ln2w, w->ln2b,
 	                  n, C, eps);
-	linear_forward(fcg, ln2, w->fc1w, wp->fc1w, w->fc1b, NULL, n, C, H);
-	gelu_forward(fcg, train ? fcd : NULL, fcg, (size_t)n * H);
+	linear_gelu_forward(fcg, train ? fcd : NULL, ln2, w->fc1w, wp->fc1w,
+	                    w->fc1b, n, C, H);
 	/* out = r1 + fc2(gelu) */
 	if (dp) {
 		linear_forward(out, fcg, w->fc2w, wp->fc2w, w->fc2b, NULL, n, H, C);
@@ -1107,10 +1107,9 @@ block_backward(const struct vit *v, const struct vit_blockw *w,
 		db = sc->ln;
 	}
 	linear_backward(sc->fc, g->fc2w, g->fc2b, db, a->fcg + ar * H, w->fc2w,
-	                wp->fc2w, n, H, C, acc);
-	gelu_backward(sc->fc, a->fcd + ar * H, sc->fc, (size_t)n * H);
+	                wp->fc2w, a->fcd + ar * H, n, H, C, acc);
 	linear_backward(sc->ln, g->fc1w, g->fc1b, sc->fc, a->ln2 + ar * C,
-	                w->fc1w, wp->fc1w, n, C, H, acc);
+	                w->fc1w, wp->fc1w, NULL, n, C, H, acc);
 	layernorm_backward(sc->r1, dy, g->ln2w, g->ln2b, sc->ln, a->r1 + ar * C,
 	                   w->ln2w, a->ln2m + ar, a->ln2r + ar, n, C, acc);
 	db = sc->r1;
@@ -1119,11 +1118,11 @@ block_backward(const struct vit *v, const struct vit_blockw *w,
 		db = sc->ln;
 	}
 	linear_backward(sc->atty, g->projw, g->projb, db, a->atty + ar * C,
-	                w->projw, wp->projw, n, C, C, acc);
+	                w->projw, wp->projw, NULL, n, C, C, acc);
 	attention_backward(sc->qkv, sc->att, sc->atty, a->qkv + ar * 3 * C,
 	                   a->att + (size_t)s0 * NH * T * T, ns, T, C, NH);
 	linear_backward(sc->ln, g->qkvw, g->qkvb, sc->qkv, a->ln1 + ar * C,
-	                w->qkvw, wp->qkvw, n, C, 3 * C, acc);
+	                w->qkvw, wp->qkvw, NULL, n, C, 3 * C, acc);
 	layernorm_backward(dx, sc->r1, g->ln1w, g->ln1b, sc->ln, x, w->ln1w,
 	                   a->ln1m + ar, a->ln1r + ar, n, C, acc);
 }
@@ -1188,7 +1187,7 @@ embed_backward(struct vit *v, const struct sink *k, const float *dy, int b0,
 	}
 	linear_backward(NULL, sunk(k, v->g.pew), sunk(k, v->g.peb),
 	                a->gpe + (long)b0 * n * D, a->xv + (long)b0 * n * P,
-	                v->w.pew, NULL, (b1 - b0) * n, P, D, 1);
+	                v->w.pew, NULL, NULL, (b1 - b0) * n, P, D, 1);
 }
 
 void
@@ -1230,7 +1229,7 @@ vit_backward(struct vit *v)
 		k = sink_zeroed(v, r, lo[r + 1], lo[r]);
 		linear_backward(dx + rd * E, sunk(&k, g->hw), sunk(&k, g->hb),
 		                a->gpred + rd * O, a->dln + rd * E, w->hw, v->wp.hw,
-		                nb * Td, E, O, 1);
+		                NULL, nb * Td, E, O, 1);
 		layernorm_backward(dy + rd * E, NULL, sunk(&k, g->dnw),
 		                   sunk(&k, g->dnb), dx + rd * E,
 		                   a->dx[c->ddepth] + rd * E, w->dnw, a->dlnm + rd,
@@ -1269,7 +1268,7 @@ vit_backward(struct vit *v)
 		}
 		linear_backward(dx + re * D, sunk(&k, g->dew), sunk(&k, g->deb),
 		                a->gdemb + re * E, a->eln + re * D, w->dew, v->wp.dew,
-		                nb * Te, D, E, 1);
+		                NULL, nb * Te, D, E, 1);
 		layernorm_backward(dy + re * D, NULL, sunk(&k, g->enw),
 		                   sunk(&k, g->enb), dx + re * D,
 		                   a->ex[c->depth] + re * D, w->enw, a->elnm + re,

@@ -529,10 +529,6 @@ close_step(struct train *tr)
 	}
 	if (!tr->parts)
 		tr->parts = ereallocarray(NULL, v->npt, sizeof(*tr->parts));
-	gn = grad_clip(g, v->nparams, tr->clip);
-	if (!isfinite(gn))
-		die_nonfinite(tr->step, "gradient norm is not finite",
-		              tr->lastck, tr->lastckstep);
 	lr = lr_schedule(tr->step, tr->total, tr->warmup, (float)tr->lr, 0.0f);
 	adamw_tick(&tr->opt);
 	for (i = 0; i < v->npt; i++) {
@@ -540,7 +536,16 @@ close_step(struct train *tr)
 		tr->parts[i].n = v->pt[i].n;
 		tr->parts[i].wd = v->pt[i].decay ? (float)tr->wd : 0.0f;
 	}
-	adamw_update_parts(&tr->opt, v->params, g, tr->parts, v->npt, lr);
+	if (tr->clip > 0.0) {
+		gn = grad_clip(g, v->nparams, tr->clip);
+		adamw_update_parts(&tr->opt, v->params, g, tr->parts, v->npt, lr);
+	} else { /* the norm, for the log, read in the update's pass */
+		gn = adamw_update_norm(&tr->opt, v->params, g, v->nparams,
+		                       tr->parts, v->npt, lr);
+	}
+	if (!isfinite(gn)) /* nothing of this step is saved */
+		die_nonfinite(tr->step, "gradient norm is not finite",
+		              tr->lastck, tr->lastckstep);
 	noise_seek(tr, m); /* past the noise of the step's m images */
 	tr->rng = tr->cursor;
 	tr->step++;

@@ -215,8 +215,8 @@ linear_vs_naive(int N, int C, int OC, double tol)
 		dw[i] = 1e6f;
 	for (i = 0; i < (size_t)OC; i++)
 		db[i] = 1e6f;
-	linear_backward(di, dw, db, dy, x, w, NULL, N, C, OC, 0);
-	linear_backward(di, dw, db, dy, x, w, NULL, N, C, OC, 1);
+	linear_backward(di, dw, db, dy, x, w, NULL, NULL, N, C, OC, 0);
+	linear_backward(di, dw, db, dy, x, w, NULL, NULL, N, C, OC, 1);
 	linear_naive_backward(di2, dw2, db2, dy, x, w, N, C, OC);
 	linear_naive_backward(di2, dw2, db2, dy, x, w, N, C, OC);
 	ok(maxdiff(di, di2, (size_t)N * C) < tol &&
@@ -227,8 +227,8 @@ linear_vs_naive(int N, int C, int OC, double tol)
 	/* setting is adding to zeros, to the byte */
 	memset(dw2, 0, (size_t)OC * C * sizeof(float));
 	memset(db2, 0, (size_t)OC * sizeof(float));
-	linear_backward(di2, dw2, db2, dy, x, w, NULL, N, C, OC, 1);
-	linear_backward(di, dw, db, dy, x, w, NULL, N, C, OC, 0);
+	linear_backward(di2, dw2, db2, dy, x, w, NULL, NULL, N, C, OC, 1);
+	linear_backward(di, dw, db, dy, x, w, NULL, NULL, N, C, OC, 0);
 	ok(!memcmp(dw, dw2, (size_t)OC * C * sizeof(float)) &&
 	   !memcmp(db, db2, (size_t)OC * sizeof(float)),
 	   "linear backward %dx%dx%d: dw and db set = added to zeros, to the "
@@ -242,11 +242,41 @@ linear_vs_naive(int N, int C, int OC, double tol)
 		linear_forward(o2, x, w, wp, b, res, N, C, OC);
 		i = memcmp(o1, o2, (size_t)N * OC * sizeof(float));
 		linear_pack(wp, w, C, OC, 1);
-		linear_backward(di2, NULL, NULL, dy, x, w, wp, N, C, OC, 0);
+		linear_backward(di2, NULL, NULL, dy, x, w, wp, NULL, N, C, OC, 0);
 		ok(!i && !memcmp(di, di2, (size_t)N * C * sizeof(float)),
 		   "linear %dx%dx%d with its weight packed first: the same bytes "
 		   "(%s)", N, C, OC, path());
 		free(wp);
+	}
+	/* GELU on the product's blocks as they are done: the same bytes as
+	 * after it, forward (with and without the derivatives) and
+	 * backward (weights packed or not) */
+	{
+		float *wp = zeros(linear_packsize(C, OC));
+		float *g1 = zeros((size_t)N * OC), *g2 = zeros((size_t)N * OC);
+		float *gx = randn((size_t)N * C, 1);
+		int same;
+
+		linear_pack(wp, w, C, OC, 0);
+		linear_forward(o1, x, w, NULL, b, NULL, N, C, OC);
+		gelu_forward(o1, g1, o1, (size_t)N * OC);
+		linear_gelu_forward(o2, g2, x, w, wp, b, N, C, OC);
+		same = !memcmp(o1, o2, (size_t)N * OC * sizeof(float)) &&
+		       !memcmp(g1, g2, (size_t)N * OC * sizeof(float));
+		linear_gelu_forward(o2, NULL, x, w, NULL, b, N, C, OC);
+		same &= !memcmp(o1, o2, (size_t)N * OC * sizeof(float));
+		ok(same, "linear then GELU %dx%dx%d, fused: the same bytes (%s)", N,
+		   C, OC, path());
+		linear_pack(wp, w, C, OC, 1);
+		linear_backward(di, NULL, NULL, dy, x, w, NULL, NULL, N, C, OC, 0);
+		gelu_backward(di, gx, di, (size_t)N * C);
+		linear_backward(di2, NULL, NULL, dy, x, w, wp, gx, N, C, OC, 0);
+		same = !memcmp(di, di2, (size_t)N * C * sizeof(float));
+		linear_backward(di2, NULL, NULL, dy, x, w, NULL, gx, N, C, OC, 0);
+		ok(same && !memcmp(di, di2, (size_t)N * C * sizeof(float)),
+		   "linear backward %dx%dx%d then GELU's, fused: the same bytes (%s)",
+		   N, C, OC, path());
+		free(wp), free(g1), free(g2), free(gx);
 	}
 	free(x), free(w), free(b), free(res), free(dy), free(o1), free(o2);
 	free(di), free(dw), free(db), free(di2), free(dw2), free(db2);
@@ -265,14 +295,16 @@ test_linear(void)
 	linear_vs_naive(N, C, OC, 1e-5);
 	/* products across the kernel's tiles (12 x 32) and blocks of k
 	 * (GEMM_KC), in both directions, with last groups of 2 to 10 rows;
-	 * wider than a block of columns (NC = 512), with the weight read in
-	 * place (fewer rows than 96) and packed */
+	 * wider than a block of columns (NC = 512; NCPRE = 768 with the
+	 * weight packed first), with the weight read in place (fewer rows
+	 * than 96) and packed */
 	linear_vs_naive(300, 130, 70, 1e-3);
 	linear_vs_naive(29, 300, 33, 1e-3);
 	linear_vs_naive(50, 40, 28, 1e-3);
 	linear_vs_naive(40, 20, 600, 1e-3);
 	linear_vs_naive(130, 20, 600, 1e-3);
-	linear_backward(di, dw, db, op.R, l.inp, l.w, NULL, N, C, OC, 0);
+	linear_vs_naive(100, 20, 1600, 1e-3);
+	linear_backward(di, dw, db, op.R, l.inp, l.w, NULL, NULL, N, C, OC, 0);
 	gradcheck(&op, l.inp, di, N * C, 1e-2f, 1e-3, 1e-3, "linear input");
 	gradcheck(&op, l.w, dw, OC * C, 1e-2f, 1e-3, 1e-3, "linear weight");
 	gradcheck(&op, l.b, db, OC, 1e-2f, 1e-3, 1e-3, "linear bias");
