@@ -147,6 +147,54 @@ test_sincos(void)
 	ok(good, "2-D sin-cos position embedding: CLS row 0, column then row");
 }
 
+/*
+ * The norm read in AdamW's pass: the same bytes as grad_norm and then
+ * adamw_update_parts, over parts that cross the norm's chunks (of 80
+ * floats for n = 300000), with a gap between two of them, three steps.
+ */
+static void
+test_update_norm(void)
+{
+	enum { N = 300000 };
+	const struct adamw_part parts[] = {
+		{ 0, 37, 0.05f }, { 37, 1000, 0.0f }, { 1040, 150000, 0.05f },
+		{ 151040, N - 151040, 0.0f },
+	};
+	float *p1 = malloc(N * sizeof(*p1)), *p2 = malloc(N * sizeof(*p2));
+	float *g = malloc(N * sizeof(*g));
+	struct adamw a1, a2;
+	int s, same = 1;
+	size_t i;
+
+	if (!p1 || !p2 || !g || adamw_init(&a1, N, 0.9f, 0.95f, 1e-8f) < 0 ||
+	    adamw_init(&a2, N, 0.9f, 0.95f, 1e-8f) < 0) {
+		ok(0, "AdamW with the gradient norm: out of memory");
+		return;
+	}
+	for (i = 0; i < N; i++) {
+		p1[i] = p2[i] = (float)sin(0.1 * (double)i);
+		g[i] = (float)cos(0.37 * (double)i) * (i % 7 ? 1.0f : 1e-3f);
+	}
+	for (s = 0; s < 3; s++) {
+		double n1, n2;
+
+		adamw_tick(&a1);
+		adamw_tick(&a2);
+		n1 = grad_norm(g, N);
+		adamw_update_parts(&a1, p1, g, parts, 4, 1e-2f);
+		n2 = adamw_update_norm(&a2, p2, g, N, parts, 4, 1e-2f);
+		same &= n1 == n2;
+	}
+	same &= !memcmp(p1, p2, N * sizeof(*p1)) &&
+	        !memcmp(a1.m, a2.m, N * sizeof(*p1)) &&
+	        !memcmp(a1.v, a2.v, N * sizeof(*p1));
+	ok(same, "AdamW reading the gradient norm in its pass: the same norm and "
+	   "bytes as the norm and then the update");
+	adamw_free(&a1);
+	adamw_free(&a2);
+	free(p1), free(p2), free(g);
+}
+
 static void
 test_optim(void)
 {
@@ -174,6 +222,7 @@ test_optim(void)
 		   fabsf(v[0] - 0.6f) < 1e-5 && fabsf(v[1] - 0.8f) < 1e-5,
 		   "gradient clipping to norm 1");
 	}
+	test_update_norm();
 }
 
 int
