@@ -114,16 +114,39 @@ pack_b(float *restrict bp, const float *restrict b, long bk, long bj,
 /*
  * a(i,k) for i < m, k < kc, with ak not 1 (a's columns are rows in
  * memory), into panels of MR rows: ap[q][k][MR], zeros past m.  Read
- * in order when ai is 1: a masked load and store a panel and k.
+ * in order when ai is 1: four k at a time, a panel's 4 x 12 floats
+ * from four masked loads, three permutes and three whole stores; the
+ * last k one at a time, a masked load and store.
  */
 AVX512 static void
 pack_a(float *restrict ap, const float *restrict a, long ai, long ak,
        long kc, long m)
 {
-	long nq = (m + MR - 1) / MR, q, k;
+	const __m512i i0 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+	                                     11, 16, 17, 18, 19);
+	const __m512i i1 = _mm512_setr_epi32(4, 5, 6, 7, 8, 9, 10, 11, 16, 17,
+	                                     18, 19, 20, 21, 22, 23);
+	const __m512i i2 = _mm512_setr_epi32(8, 9, 10, 11, 16, 17, 18, 19, 20,
+	                                     21, 22, 23, 24, 25, 26, 27);
+	long nq = (m + MR - 1) / MR, q, k = 0;
 	int i;
 
-	for (k = 0; k < kc; k++)
+	_Static_assert(MR == 12, "the permutes are of 12-float panels");
+	for (; ai == 1 && k + 4 <= kc; k += 4)
+		for (q = 0; q < nq; q++) {
+			float *d = ap + (q * kc + k) * MR;
+			const float *s = a + k * ak + q * MR;
+			__mmask16 mk = lanes(m - q * MR) & ((1u << MR) - 1);
+			__m512 r0 = _mm512_maskz_loadu_ps(mk, s);
+			__m512 r1 = _mm512_maskz_loadu_ps(mk, s + ak);
+			__m512 r2 = _mm512_maskz_loadu_ps(mk, s + 2 * ak);
+			__m512 r3 = _mm512_maskz_loadu_ps(mk, s + 3 * ak);
+
+			_mm512_storeu_ps(d, _mm512_permutex2var_ps(r0, i0, r1));
+			_mm512_storeu_ps(d + 16, _mm512_permutex2var_ps(r1, i1, r2));
+			_mm512_storeu_ps(d + 32, _mm512_permutex2var_ps(r2, i2, r3));
+		}
+	for (; k < kc; k++)
 		for (q = 0; q < nq; q++) {
 			float *d = ap + (q * kc + k) * MR;
 
