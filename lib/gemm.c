@@ -70,25 +70,28 @@ pack_b(float *restrict bp, const float *restrict b, long bk, long bj,
 		if (bj == 1) {
 			break; /* below, row by row */
 		} else if (bk == 1) {
-			/* columns of b are rows in memory: 16 x 16 transposes */
-			long h;
+			/* columns of b are rows in memory: two 16 x 16
+			 * transposes, then 16 rows of the panel whole (one at
+			 * most 16 wide has its second half unread) */
+			for (k = 0; k < kc; k += 16) {
+				__mmask16 mk = lanes(kc - k);
+				__m512 r[16], u[16];
 
-			/* a panel at most 16 wide has its second half unread */
-			for (h = 0; h < 2 && w > 16 * h; h++) {
-				long rows = w - 16 * h;
-
-				for (k = 0; k < kc; k += 16) {
-					__mmask16 mk = lanes(kc - k);
-					__m512 r[16];
-
-					for (j = 0; j < 16; j++)
-						r[j] = j < rows ?
-						       _mm512_maskz_loadu_ps(mk, b +
-						           (p * NR + 16 * h + j) * bj + k) :
-						       _mm512_setzero_ps();
-					transpose16(r);
-					for (j = 0; j < 16 && k + j < kc; j++)
-						_mm512_storeu_ps(d + (k + j) * NR + 16 * h, r[j]);
+				for (j = 0; j < 16; j++)
+					r[j] = j < w ? _mm512_maskz_loadu_ps(mk, b +
+					           (p * NR + j) * bj + k) :
+					       _mm512_setzero_ps();
+				transpose16(r);
+				for (j = 0; j < 16 && w > 16; j++)
+					u[j] = 16 + j < w ? _mm512_maskz_loadu_ps(mk, b +
+					           (p * NR + 16 + j) * bj + k) :
+					       _mm512_setzero_ps();
+				if (w > 16)
+					transpose16(u);
+				for (j = 0; j < 16 && k + j < kc; j++) {
+					_mm512_storeu_ps(d + (k + j) * NR, r[j]);
+					if (w > 16)
+						_mm512_storeu_ps(d + (k + j) * NR + 16, u[j]);
 				}
 			}
 		} else {
@@ -364,13 +367,23 @@ gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
 		}
 	}
 }
-/* all of b, block after block of GEMM_KC rows */
+/* all of b, block after block of GEMM_KC rows; when b's columns are
+ * rows in memory (a layer's weight for the forward pass), a panel
+ * after another instead, in every block, so that its 32 rows are read
+ * once from memory and then from the cache */
 AVX512 static void
 pack_all(float *bp, long N, long K, const float *b, long bk, long bj)
 {
-	long pc, npad = (N + NR - 1) / NR * NR;
+	long pc, j, npad = (N + NR - 1) / NR * NR;
 
-	for (pc = 0; pc < K; pc += GEMM_KC)
+	for (j = 0; j < N && bk == 1; j += NR)
+		for (pc = 0; pc < K; pc += GEMM_KC) {
+			long kc = K - pc < GEMM_KC ? K - pc : GEMM_KC;
+
+			pack_b(bp + pc * npad + j * kc, b + pc + j * bj, 1, bj, kc,
+			       N - j < NR ? N - j : NR);
+		}
+	for (pc = 0; pc < K && bk != 1; pc += GEMM_KC)
 		pack_b(bp + pc * npad, b + pc * bk, bk, bj,
 		       K - pc < GEMM_KC ? K - pc : GEMM_KC, N);
 }
