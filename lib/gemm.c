@@ -13,7 +13,8 @@
  * for each k, the broadcast a(i,k) times the panel's row k, with fused
  * multiply-adds: each c(i,j) is a chain over k in order, ended and
  * added to c at each block of GEMM_KC.  Then the bias and res, in that
- * order.
+ * order; and the epilogue on each group of rows (and block of columns)
+ * as soon as its last block of GEMM_KC is added.
  */
 #include <cblas.h>
 #include <stddef.h>

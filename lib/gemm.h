@@ -4,12 +4,11 @@
  *
  *	c (M,N) = a (M,K) b (K,N)  [+ c]  [+ bias (N)]  [+ res (M,N)]
  *
- * then, optionally, an element-wise epilogue on c (struct gemm_epi),
- *
  * with a(i,k) at a[i ai + k ak] (a row-major array: ai = K, ak = 1; the
  * transpose of one: ai = 1, ak = M), likewise b(k,j) at b[k bk + j bj],
  * and c and res row-major with row stride ldc.  acc keeps c's old
- * value; bias and res may be NULL.
+ * value; bias and res may be NULL.  Then, if epi is not NULL, an
+ * element-wise layer on c, a block at a time (struct gemm_epi).
  *
  * On a CPU with AVX-512 the product is our own kernel (gemm.c): every
  * c(i,j) is summed over k in the same order, in blocks of GEMM_KC, with
