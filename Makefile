@@ -102,8 +102,9 @@ endif
 # the training kernels (simd.h): OpenMP loops, and -O3 vectorises
 # attention, GELU and AdamW (its sqrtf without errno)
 $(O)/lib/layers.o $(O)/lib/vit.o $(O)/lib/optim.o: CFLAGS += -O3 -fopenmp -fno-math-errno
-# unit-layers checks what every OpenMP thread of the layers does
-$(O)/tests/unit-layers.o: CFLAGS += -fopenmp
+# unit-layers and unit-vit check what every OpenMP thread of the layers
+# and of AdamW does
+$(O)/tests/unit-layers.o $(O)/tests/unit-vit.o: CFLAGS += -fopenmp
 LDLIBS_mktsr = $(LIBZ) $(LIBM)
 
 all: $(TOOLS:%=$(BIN)/%) $(TESTBIN:%=$(O)/tests/%) $(FUZZERS:%=$(O)/tests/%)

@@ -22,7 +22,7 @@
 
 #include "gemm.h"
 
-enum { MR = 12, NR = 32, NC = 512, NCPRE = 768, MC = 480, INPLACE = 8 * MR };
+enum { MR = 12, NR = GEMM_NR, NC = 512, NCPRE = 768, MC = 480, INPLACE = 8 * MR };
 
 static int forced = -1;
 
@@ -368,25 +368,29 @@ gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
 		}
 	}
 }
-/* all of b, block after block of GEMM_KC rows; when b's columns are
- * rows in memory (a layer's weight for the forward pass), a panel
- * after another instead, in every block, so that its 32 rows are read
- * once from memory and then from the cache */
+/* columns [j0, j1) of b, block after block of GEMM_KC rows; when b's
+ * columns are rows in memory (a layer's weight for the forward pass),
+ * a panel after another instead, in every block, so that its 32 rows
+ * are read once from memory and then from the cache */
 AVX512 static void
-pack_all(float *bp, long N, long K, const float *b, long bk, long bj)
+pack_all(float *bp, long N, long K, const float *b, long bk, long bj,
+         long j0, long j1)
 {
 	long pc, j, npad = (N + NR - 1) / NR * NR;
 
-	for (j = 0; j < N && bk == 1; j += NR)
+	for (j = j0; j < j1 && bk == 1; j += NR)
 		for (pc = 0; pc < K; pc += GEMM_KC) {
 			long kc = K - pc < GEMM_KC ? K - pc : GEMM_KC;
 
 			pack_b(bp + pc * npad + j * kc, b + pc + j * bj, 1, bj, kc,
-			       N - j < NR ? N - j : NR);
+			       j1 - j < NR ? j1 - j : NR);
 		}
-	for (pc = 0; pc < K && bk != 1; pc += GEMM_KC)
-		pack_b(bp + pc * npad, b + pc * bk, bk, bj,
-		       K - pc < GEMM_KC ? K - pc : GEMM_KC, N);
+	for (pc = 0; pc < K && bk != 1; pc += GEMM_KC) {
+		long kc = K - pc < GEMM_KC ? K - pc : GEMM_KC;
+
+		pack_b(bp + pc * npad + j0 * kc, b + pc * bk + j0 * bj, bk, bj, kc,
+		       j1 - j0);
+	}
 }
 #else
 int
@@ -433,11 +437,19 @@ gemm_packsize(long N, long K)
 void
 gemm_pack(float *bp, long N, long K, const float *b, long bk, long bj)
 {
+	gemm_pack_part(bp, N, K, b, bk, bj, 0, N);
+}
+
+void
+gemm_pack_part(float *bp, long N, long K, const float *b, long bk, long bj,
+               long j0, long j1)
+{
 #if defined(__x86_64__) && defined(__GNUC__)
-	if (gemm_native())
-		pack_all(bp, N, K, b, bk, bj);
+	if (gemm_native() && j0 < j1)
+		pack_all(bp, N, K, b, bk, bj, j0, j1);
 #else
-	(void)bp, (void)N, (void)K, (void)b, (void)bk, (void)bj;
+	(void)bp, (void)N, (void)K, (void)b, (void)bk, (void)bj, (void)j0;
+	(void)j1;
 #endif
 }
 

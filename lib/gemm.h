@@ -24,7 +24,7 @@
 
 #include <stddef.h>
 
-enum { GEMM_KC = 256 };
+enum { GEMM_KC = 256, GEMM_NR = 32 };
 
 /*
  * An epilogue, epi (NULL for none): epi->fn(epi, c + off, off, ldc, m,
@@ -55,6 +55,11 @@ void gemm(long M, long N, long K, const float *a, long ai, long ak,
  */
 size_t gemm_packsize(long N, long K);
 void gemm_pack(float *bp, long N, long K, const float *b, long bk, long bj);
+/* columns [j0, j1) of b only (j0 a multiple of GEMM_NR, j1 one or N),
+ * where gemm_pack puts them: b packed in parts, each column once, is
+ * gemm_pack's bytes */
+void gemm_pack_part(float *bp, long N, long K, const float *b, long bk,
+                    long bj, long j0, long j1);
 
 /* 1 if gemm uses its own AVX-512 kernel on this CPU; gemm_force(0)
  * makes it use OpenBLAS (for the tests), gemm_force(-1) restores */

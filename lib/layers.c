@@ -224,6 +224,13 @@ linear_pack(float *wp, const float *w, int C, int OC, int backward)
 }
 
 void
+linear_pack_rows(float *wp, const float *w, int C, int OC, int r0, int r1)
+{
+	_Static_assert((int)LINEAR_PACK_ROWS == (int)GEMM_NR, "a panel of gemm");
+	gemm_pack_part(wp, OC, C, w, 1, C, r0, r1);
+}
+
+void
 linear_forward(float *out, const float *inp, const float *w, const float *wp,
                const float *b, const float *res, int N, int C, int OC)
 {

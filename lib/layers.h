@@ -75,6 +75,12 @@ void linear_backward(float *dinp, float *dw, float *db, const float *dout,
  * of the backward pass into wp, of linear_packsize(C, OC) floats */
 size_t linear_packsize(int C, int OC);
 void linear_pack(float *wp, const float *w, int C, int OC, int backward);
+/* rows [r0, r1) of w only, for the forward pass (r0 a multiple of
+ * LINEAR_PACK_ROWS, r1 one or OC): w packed in parts of rows, each row
+ * once, is linear_pack(wp, w, C, OC, 0)'s bytes */
+enum { LINEAR_PACK_ROWS = 32 };
+void linear_pack_rows(float *wp, const float *w, int C, int OC, int r0,
+                      int r1);
 
 /*
  * layernorm over the last dim with eps (nn.LayerNorm's default is

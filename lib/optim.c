@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "layers.h"
 #include "optim.h"
 #include "simd.h"
 #include "util.h"
@@ -188,6 +189,46 @@ grad_norm(const float *g, size_t n)
 	return sqrt(s);
 }
 
+/*
+ * The bands of LINEAR_PACK_ROWS rows of part q (with a pack) that end
+ * in its elements [lo, hi), just updated, and begin at or after first,
+ * where this thread's updates in it began: packed.
+ */
+static void
+pack_bands(const float *p, const struct adamw_part *q, size_t lo,
+           size_t hi, size_t first)
+{
+	size_t band = (size_t)LINEAR_PACK_ROWS * q->cols, b0, end;
+
+	for (b0 = lo / band * band; b0 < hi; b0 += band) {
+		end = MIN(b0 + band, q->n);
+		if (end > lo && end <= hi && b0 >= first)
+			linear_pack_rows(q->pack, p + q->off, q->cols, q->rows,
+			                 (int)(b0 / q->cols), (int)(end / q->cols));
+	}
+}
+
+/* the band of a part with a pack that element x is inside of, not at
+ * its start: packed (threads met there) */
+static void
+pack_across(const float *p, const struct adamw_part *parts, int nparts,
+            size_t x)
+{
+	int k;
+
+	for (k = 0; k < nparts; k++) {
+		const struct adamw_part *q = &parts[k];
+		size_t band = (size_t)LINEAR_PACK_ROWS * q->cols, r0;
+
+		if (!q->pack || x <= q->off || x >= q->off + q->n ||
+		    (x - q->off) % band == 0)
+			continue;
+		r0 = (x - q->off) / band * LINEAR_PACK_ROWS;
+		linear_pack_rows(q->pack, p + q->off, q->cols, q->rows, (int)r0,
+		                 (int)MIN(r0 + LINEAR_PACK_ROWS, (size_t)q->rows));
+	}
+}
+
 double
 adamw_update_norm(struct adamw *a, float *p, const float *g, size_t n,
                   const struct adamw_part *parts, int nparts, float lr)
@@ -195,13 +236,16 @@ adamw_update_norm(struct adamw *a, float *p, const float *g, size_t n,
 	size_t cs = norm_chunk(n), nc = (n + cs - 1) / cs;
 	double part[NORM_CHUNKS], s = 0.0;
 	struct consts cn = consts(a, lr);
+	int nthr = 1, t;
 	size_t c;
 
 	OMP_PARALLEL
 	{
 		int nt = NTHREADS, id = THREAD, k = 0;
-		size_t i;
+		size_t i, start = nc * id / nt * cs;
 
+		if (id == 0)
+			nthr = nt;
 		for (i = nc * id / nt; i < nc * (id + 1) / nt; i++) {
 			size_t c0 = i * cs, c1 = i + 1 < nc ? c0 + cs : n;
 
@@ -210,15 +254,21 @@ adamw_update_norm(struct adamw *a, float *p, const float *g, size_t n,
 			while (k < nparts && parts[k].off + parts[k].n <= c0)
 				k++;
 			for (; k < nparts && parts[k].off < c1; k++) {
-				size_t off = parts[k].off, e = off + parts[k].n;
+				const struct adamw_part *q = &parts[k];
+				size_t off = q->off, e = off + q->n;
+				size_t lo = MAX(c0, off) - off, hi = MIN(c1, e) - off;
 
-				update(a, p + off, g + off, off, MAX(c0, off) - off,
-				       MIN(c1, e) - off, cn, lr, parts[k].wd);
+				update(a, p + off, g + off, off, lo, hi, cn, lr, q->wd);
+				if (q->pack)
+					pack_bands(p, q, lo, hi, MAX(start, off) - off);
 				if (e > c1)
 					break; /* it goes on in the next chunk */
 			}
 		}
 	}
+	/* the bands two threads updated, at their boundaries */
+	for (t = 1; t < nthr; t++)
+		pack_across(p, parts, nparts, nc * (size_t)t / (size_t)nthr * cs);
 	for (c = 0; c < nc; c++)
 		s += part[c];
 	return sqrt(s);

@@ -28,10 +28,15 @@ int adamw_init(struct adamw *, size_t n, float b1, float b2, float eps);
 void adamw_free(struct adamw *);
 /* t += 1: call once per step, before the adamw_update calls */
 void adamw_tick(struct adamw *);
-/* one tensor of a flat layout: at offset off, n elements, weight decay */
+/* one tensor of a flat layout: at offset off, n elements, weight decay;
+ * for adamw_update_norm, a layer's weight of rows x cols (n = rows cols)
+ * to pack for the forward pass as it is updated, into pack (NULL: not
+ * one) */
 struct adamw_part {
 	size_t off, n;
 	float wd;
+	float *pack;
+	int rows, cols;
 };
 
 /*
@@ -51,7 +56,10 @@ void adamw_update_parts(struct adamw *, float *p, const float *g,
  * returns the norm: chunk after chunk of grad_norm's, the chunk's sum of
  * squares and then the updates of the parts' elements in it, while it
  * is in the cache.  The parts in order of their offsets, not
- * overlapping, inside [0, n).  The same results as the two calls.
+ * overlapping, inside [0, n).  The same results as the two calls; and
+ * each part with a pack, LINEAR_PACK_ROWS rows at a time as soon as
+ * they are updated, packed as linear_pack(pack, p + off, cols, rows, 0)
+ * would pack it then.
  */
 double adamw_update_norm(struct adamw *, float *p, const float *g, size_t n,
                          const struct adamw_part *parts, int nparts,

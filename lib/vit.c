@@ -672,6 +672,30 @@ pack_weights(struct vit *v, int t0, int t1, int backward)
 	OMP_BARRIER
 }
 
+void
+vit_adamw_parts(const struct vit *v, struct adamw_part *parts, float wd,
+                int pack)
+{
+	int i;
+
+	for (i = 0; i < v->npt; i++) {
+		const struct vit_tensor *t = &v->pt[i];
+
+		parts[i].off = t->off;
+		parts[i].n = t->n;
+		parts[i].wd = t->decay ? wd : 0.0f;
+		parts[i].pack = pack && t->rank == 2 ? v->wpack + t->pack : NULL;
+		parts[i].rows = t->dims[0];
+		parts[i].cols = t->rank == 2 ? t->dims[1] : 1;
+	}
+}
+
+void
+vit_packed(struct vit *v)
+{
+	v->packed = 1;
+}
+
 /* the table entries of the encoder: [0, enc_end(v)) */
 static int
 enc_end(const struct vit *v)
@@ -893,13 +917,15 @@ decoder_chunk(struct vit *v, const float *patches, const int32_t *tokens,
 float
 vit_forward(struct vit *v, const float *patches, const int32_t *tokens)
 {
-	int B = v->B, Td = 1 + v->L, nthr = team(v);
+	int B = v->B, Td = 1 + v->L, nthr = team(v), pack = !v->packed;
 
+	v->packed = 0;
 	OMP_TEAM
 	{
 		int b0, b1, s, ce = chunk_samples(1 + v->V), cd = chunk_samples(Td);
 
-		pack_weights(v, 0, v->npt, 0);
+		if (pack)
+			pack_weights(v, 0, v->npt, 0);
 		my_samples(B, &b0, &b1);
 		for (s = b0; s < b1; s += ce)
 			encoder_chunk(v, patches, s, MIN(s + ce, b1), 1, 0, NULL);
@@ -916,7 +942,7 @@ vit_forward(struct vit *v, const float *patches, const int32_t *tokens)
 static int
 encode(struct vit *v, const float *patches, int B, int keep)
 {
-	int L = v->L, b, i, nthr = team(v);
+	int L = v->L, b, i, nthr = team(v), pack = !v->packed;
 
 	if (v->V != L || B < 1 || B > v->maxB)
 		return -1;
@@ -926,11 +952,13 @@ encode(struct vit *v, const float *patches, int B, int keep)
 			v->keep[b * L + i] = i;
 			v->restore[b * L + i] = i;
 		}
+	v->packed = 0;
 	OMP_TEAM
 	{
 		int b0, b1, s, ce = chunk_samples(1 + L);
 
-		pack_weights(v, 0, enc_end(v), 0);
+		if (pack)
+			pack_weights(v, 0, enc_end(v), 0);
 		my_samples(B, &b0, &b1);
 		for (s = b0; s < b1; s += ce)
 			encoder_chunk(v, patches, s, MIN(s + ce, b1), keep, b0,
@@ -1203,6 +1231,7 @@ vit_backward(struct vit *v)
 
 	ranges(v, lo + 1);
 	lo[0] = v->nparams; /* range r is [lo[r + 1], lo[r]) */
+	v->packed = 0;
 	OMP_TEAM
 	{
 		int b0, b1, b, l, d, nb, r = 0;
@@ -1302,6 +1331,7 @@ vit_encode_backward(struct vit *v, int norm)
 	lo[0] = v->nparams; /* range r is [lo[r + 1], lo[r]) */
 	if (norm)
 		in = a->g1, out = a->g0;
+	v->packed = 0;
 	OMP_TEAM
 	{
 		int b0, b1, nb, r = r0;

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "optim.h"
 #include "util.h"
 
 enum { VIT_MAXDEPTH = 48, VIT_PIXEL = 0, VIT_TOKENS = 1 };
@@ -132,6 +133,7 @@ struct vit {
 	float *work;                 /* (nthr, nwork) backward scratch */
 	float *slab;                 /* (nthr, 2, nslab) gradients */
 	int gzero;                   /* vit_zero_grad since vit_backward */
+	int packed;                  /* vit_packed since the last pass */
 };
 
 int vit_build(struct vit *, const struct vit_config *, int maxB, char *msg,
@@ -190,5 +192,17 @@ int vit_encode_train(struct vit *, const float *patches, int B);
 float *vit_encode_backward(struct vit *, int norm);
 /* a parameter by name, or NULL */
 const struct vit_tensor *vit_param(const struct vit *, const char *name);
+/*
+ * The optimizer's parts of the parameters (v->npt of them, in order):
+ * weight decay wd where it applies; with pack, each weight (rank 2)
+ * with its forward pass's pack in wpack, for adamw_update_norm to pack
+ * as it updates.  After such an update, vit_packed(v) lets the next
+ * pass (vit_forward, vit_encode, vit_encode_train) use those packs
+ * instead of packing the weights again: the parameters must not change
+ * in between.
+ */
+void vit_adamw_parts(const struct vit *, struct adamw_part *parts, float wd,
+                     int pack);
+void vit_packed(struct vit *);
 
 #endif

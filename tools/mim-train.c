@@ -499,7 +499,6 @@ close_step(struct train *tr)
 	float *g, lr;
 	uint64_t m;
 	size_t j;
-	int i;
 
 	if (tr->nb)
 		run_micro(tr);
@@ -531,17 +530,16 @@ close_step(struct train *tr)
 		tr->parts = ereallocarray(NULL, v->npt, sizeof(*tr->parts));
 	lr = lr_schedule(tr->step, tr->total, tr->warmup, (float)tr->lr, 0.0f);
 	adamw_tick(&tr->opt);
-	for (i = 0; i < v->npt; i++) {
-		tr->parts[i].off = v->pt[i].off;
-		tr->parts[i].n = v->pt[i].n;
-		tr->parts[i].wd = v->pt[i].decay ? (float)tr->wd : 0.0f;
-	}
+	vit_adamw_parts(v, tr->parts, (float)tr->wd, tr->clip <= 0.0);
 	if (tr->clip > 0.0) {
 		gn = grad_clip(g, v->nparams, tr->clip);
 		adamw_update_parts(&tr->opt, v->params, g, tr->parts, v->npt, lr);
-	} else { /* the norm, for the log, read in the update's pass */
+	} else {
+		/* the norm, for the log, read in the update's pass, which
+		 * also packs the weights for the next forward pass */
 		gn = adamw_update_norm(&tr->opt, v->params, g, v->nparams,
 		                       tr->parts, v->npt, lr);
+		vit_packed(v);
 	}
 	if (!isfinite(gn)) /* nothing of this step is saved */
 		die_nonfinite(tr->step, "gradient norm is not finite",
