@@ -18,6 +18,7 @@
  */
 #include <cblas.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "gemm.h"
@@ -54,13 +55,25 @@ gemm_native(void)
 static _Thread_local _Alignas(64) float bpack[GEMM_KC * NC];
 static _Thread_local _Alignas(64) float apack[MC * GEMM_KC];
 
+/* v into p; with nt past the caches, p 64-byte aligned (a pack for
+ * later, which would only push out what is in them) */
+INLINE AVX512 void
+put(float *p, __m512 v, int nt)
+{
+	if (nt)
+		_mm512_stream_ps(p, v);
+	else
+		_mm512_storeu_ps(p, v);
+}
+
 /*
  * b(k,j) for k < kc, j < nc (b at its (0,0), strides bk and bj) into
- * panels of NR columns: bp[p][k][NR], zeros past nc.
+ * panels of NR columns: bp[p][k][NR], zeros past nc; with nt (bp
+ * 64-byte aligned), in non-temporal stores.
  */
 AVX512 static void
 pack_b(float *restrict bp, const float *restrict b, long bk, long bj,
-       long kc, long nc)
+       long kc, long nc, int nt)
 {
 	long p, k, j, np = (nc + NR - 1) / NR;
 
@@ -90,9 +103,9 @@ pack_b(float *restrict bp, const float *restrict b, long bk, long bj,
 				if (w > 16)
 					transpose16(u);
 				for (j = 0; j < 16 && k + j < kc; j++) {
-					_mm512_storeu_ps(d + (k + j) * NR, r[j]);
+					put(d + (k + j) * NR, r[j], nt);
 					if (w > 16)
-						_mm512_storeu_ps(d + (k + j) * NR + 16, u[j]);
+						put(d + (k + j) * NR + 16, u[j], nt);
 				}
 			}
 		} else {
@@ -109,9 +122,8 @@ pack_b(float *restrict bp, const float *restrict b, long bk, long bj,
 			float *d = bp + (p * kc + k) * NR;
 			const float *s = b + k * bk + p * NR;
 
-			_mm512_storeu_ps(d, _mm512_maskz_loadu_ps(lanes(w), s));
-			_mm512_storeu_ps(d + 16, _mm512_maskz_loadu_ps(lanes(w - 16),
-			                                            s + 16));
+			put(d, _mm512_maskz_loadu_ps(lanes(w), s), nt);
+			put(d + 16, _mm512_maskz_loadu_ps(lanes(w - 16), s + 16), nt);
 		}
 }
 
@@ -323,7 +335,7 @@ gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
 			if (bpre)
 				bpk = bpre + pc * npad + jc * kc;
 			else if (packed)
-				pack_b(bpack, bb, bk, bj, kc, nc);
+				pack_b(bpack, bb, bk, bj, kc, nc, 0);
 			for (mc = 0; mc < M; mc += MC) {
 				long mcc = M - mc < MC ? M - mc : MC;
 
@@ -371,26 +383,29 @@ gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
 /* columns [j0, j1) of b, block after block of GEMM_KC rows; when b's
  * columns are rows in memory (a layer's weight for the forward pass),
  * a panel after another instead, in every block, so that its 32 rows
- * are read once from memory and then from the cache */
+ * are read once from memory and then from the cache.  Stored past the
+ * caches where bp is 64-byte aligned (as the layers' packs are). */
 AVX512 static void
 pack_all(float *bp, long N, long K, const float *b, long bk, long bj,
          long j0, long j1)
 {
 	long pc, j, npad = (N + NR - 1) / NR * NR;
+	int nt = ((uintptr_t)bp & 63) == 0;
 
 	for (j = j0; j < j1 && bk == 1; j += NR)
 		for (pc = 0; pc < K; pc += GEMM_KC) {
 			long kc = K - pc < GEMM_KC ? K - pc : GEMM_KC;
 
 			pack_b(bp + pc * npad + j * kc, b + pc + j * bj, 1, bj, kc,
-			       j1 - j < NR ? j1 - j : NR);
+			       j1 - j < NR ? j1 - j : NR, nt);
 		}
 	for (pc = 0; pc < K && bk != 1; pc += GEMM_KC) {
 		long kc = K - pc < GEMM_KC ? K - pc : GEMM_KC;
 
 		pack_b(bp + pc * npad + j0 * kc, b + pc * bk + j0 * bj, bk, bj, kc,
-		       j1 - j0);
+		       j1 - j0, nt);
 	}
+	_mm_sfence(); /* the stores seen before any that follow */
 }
 #else
 int
