@@ -63,6 +63,8 @@ adamw_tick(struct adamw *a)
 	a->t++;
 }
 
+enum { NORM_LANES = 8, NORM_CHUNKS = 4096 };
+
 /* n elements, each on its own (so the split between threads does not
  * change the result), in vectors */
 KERNEL static void
@@ -75,6 +77,39 @@ update_k(float *restrict p, float *restrict m, float *restrict v,
 	for (i = 0; i < n; i++) {
 		float gi = g[i];
 
+		m[i] = b1 * m[i] + (1.0f - b1) * gi;
+		v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+		p[i] = p[i] * decay - step * m[i] / (sqrtf(v[i]) / bc2s + eps);
+	}
+}
+
+/*
+ * update_k, and the sum of squares of g into s as sumsq_k sums it: the
+ * elements i = j mod NORM_LANES into s[j], in order, in double.  The
+ * same bytes as the two.
+ */
+KERNEL static void
+update_sq_k(float *restrict p, float *restrict m, float *restrict v,
+            const float *restrict g, size_t n, float b1, float b2, float eps,
+            float step, float bc2s, float decay, double *restrict s)
+{
+	size_t i, n8 = n / NORM_LANES * NORM_LANES;
+	int j;
+
+	for (i = 0; i < n8; i += NORM_LANES)
+		for (j = 0; j < NORM_LANES; j++) {
+			float gi = g[i + j];
+
+			s[j] += (double)gi * gi;
+			m[i + j] = b1 * m[i + j] + (1.0f - b1) * gi;
+			v[i + j] = b2 * v[i + j] + (1.0f - b2) * gi * gi;
+			p[i + j] = p[i + j] * decay -
+			           step * m[i + j] / (sqrtf(v[i + j]) / bc2s + eps);
+		}
+	for (i = n8; i < n; i++) {
+		float gi = g[i];
+
+		s[i - n8] += (double)gi * gi;
 		m[i] = b1 * m[i] + (1.0f - b1) * gi;
 		v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
 		p[i] = p[i] * decay - step * m[i] / (sqrtf(v[i]) / bc2s + eps);
@@ -96,12 +131,17 @@ consts(const struct adamw *a, float lr)
 	return k;
 }
 
-/* elements [lo, hi) of one tensor at offset off */
+/* elements [lo, hi) of one tensor at offset off; with sq, their sum of
+ * squares into it (update_sq_k) */
 static void
 update(struct adamw *a, float *p, const float *g, size_t off, size_t lo,
-       size_t hi, struct consts k, float lr, float wd)
+       size_t hi, struct consts k, float lr, float wd, double *sq)
 {
-	if (hi > lo)
+	if (hi > lo && sq)
+		update_sq_k(p + lo, a->m + off + lo, a->v + off + lo, g + lo,
+		            hi - lo, a->b1, a->b2, a->eps, k.step, k.bc2s,
+		            1.0f - lr * wd, sq);
+	else if (hi > lo)
 		update_k(p + lo, a->m + off + lo, a->v + off + lo, g + lo, hi - lo,
 		         a->b1, a->b2, a->eps, k.step, k.bc2s, 1.0f - lr * wd);
 }
@@ -120,7 +160,7 @@ adamw_update_parts(struct adamw *a, float *p, const float *g,
 			size_t n = parts[k].n, off = parts[k].off;
 
 			update(a, p + off, g + off, off, n * id / nt, n * (id + 1) / nt,
-			       c, lr, parts[k].wd);
+			       c, lr, parts[k].wd, NULL);
 		}
 	}
 }
@@ -141,8 +181,6 @@ lr_schedule(long s, long total, long warmup, float peak, float lrmin)
  * into lane i mod NORM_LANES, in order), then the lanes in order: a
  * fixed order that vectorises.
  */
-enum { NORM_LANES = 8, NORM_CHUNKS = 4096 };
-
 KERNEL static double
 sumsq_k(const float *restrict g, size_t n)
 {
@@ -247,10 +285,12 @@ adamw_update_norm(struct adamw *a, float *p, const float *g, size_t n,
 		if (id == 0)
 			nthr = nt;
 		for (i = nc * id / nt; i < nc * (id + 1) / nt; i++) {
-			size_t c0 = i * cs, c1 = i + 1 < nc ? c0 + cs : n;
+			size_t c0 = i * cs, c1 = i + 1 < nc ? c0 + cs : n, at = c0;
+			double sq[NORM_LANES] = { 0 }, t = 0.0;
+			int j;
 
-			part[i] = sumsq_k(g + c0, c1 - c0);
-			/* the parts in the chunk, while it is in the cache */
+			/* the chunk's sum of squares as sumsq_k's, its parts'
+			 * elements summed as they are updated */
 			while (k < nparts && parts[k].off + parts[k].n <= c0)
 				k++;
 			for (; k < nparts && parts[k].off < c1; k++) {
@@ -258,12 +298,28 @@ adamw_update_norm(struct adamw *a, float *p, const float *g, size_t n,
 				size_t off = q->off, e = off + q->n;
 				size_t lo = MAX(c0, off) - off, hi = MIN(c1, e) - off;
 
-				update(a, p + off, g + off, off, lo, hi, cn, lr, q->wd);
+				for (; at < off + lo; at++) /* a gap between parts */
+					sq[(at - c0) % NORM_LANES] += (double)g[at] * g[at];
+				if ((at - c0) % NORM_LANES == 0) {
+					update(a, p + off, g + off, off, lo, hi, cn, lr, q->wd,
+					       sq);
+				} else { /* not at lane 0: summed after */
+					update(a, p + off, g + off, off, lo, hi, cn, lr, q->wd,
+					       NULL);
+					for (; at < off + hi; at++)
+						sq[(at - c0) % NORM_LANES] += (double)g[at] * g[at];
+				}
+				at = off + hi;
 				if (q->pack)
 					pack_bands(p, q, lo, hi, MAX(start, off) - off);
 				if (e > c1)
 					break; /* it goes on in the next chunk */
 			}
+			for (; at < c1; at++)
+				sq[(at - c0) % NORM_LANES] += (double)g[at] * g[at];
+			for (j = 0; j < NORM_LANES; j++)
+				t += sq[j];
+			part[i] = t;
 		}
 	}
 	/* the bands two threads updated, at their boundaries */
