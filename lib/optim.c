@@ -65,33 +65,16 @@ adamw_tick(struct adamw *a)
 
 enum { NORM_LANES = 8, NORM_CHUNKS = 4096 };
 
-/* n elements, each on its own (so the split between threads does not
- * change the result), in vectors */
+/*
+ * n elements, each on its own (so the split between threads does not
+ * change the result), in vectors; and the sum of squares of g into s
+ * as sumsq_k sums it, the first element in lane 0: element i into
+ * s[i mod NORM_LANES], in order, in double.
+ */
 KERNEL static void
 update_k(float *restrict p, float *restrict m, float *restrict v,
          const float *restrict g, size_t n, float b1, float b2, float eps,
-         float step, float bc2s, float decay)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		float gi = g[i];
-
-		m[i] = b1 * m[i] + (1.0f - b1) * gi;
-		v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-		p[i] = p[i] * decay - step * m[i] / (sqrtf(v[i]) / bc2s + eps);
-	}
-}
-
-/*
- * update_k, and the sum of squares of g into s as sumsq_k sums it: the
- * elements i = j mod NORM_LANES into s[j], in order, in double.  The
- * same bytes as the two.
- */
-KERNEL static void
-update_sq_k(float *restrict p, float *restrict m, float *restrict v,
-            const float *restrict g, size_t n, float b1, float b2, float eps,
-            float step, float bc2s, float decay, double *restrict s)
+         float step, float bc2s, float decay, double *restrict s)
 {
 	size_t i, n8 = n / NORM_LANES * NORM_LANES;
 	int j;
@@ -131,19 +114,15 @@ consts(const struct adamw *a, float lr)
 	return k;
 }
 
-/* elements [lo, hi) of one tensor at offset off; with sq, their sum of
- * squares into it (update_sq_k) */
+/* elements [lo, hi) of one tensor at offset off, their sum of squares
+ * into sq from lane 0 */
 static void
 update(struct adamw *a, float *p, const float *g, size_t off, size_t lo,
        size_t hi, struct consts k, float lr, float wd, double *sq)
 {
-	if (hi > lo && sq)
-		update_sq_k(p + lo, a->m + off + lo, a->v + off + lo, g + lo,
-		            hi - lo, a->b1, a->b2, a->eps, k.step, k.bc2s,
-		            1.0f - lr * wd, sq);
-	else if (hi > lo)
+	if (hi > lo)
 		update_k(p + lo, a->m + off + lo, a->v + off + lo, g + lo, hi - lo,
-		         a->b1, a->b2, a->eps, k.step, k.bc2s, 1.0f - lr * wd);
+		         a->b1, a->b2, a->eps, k.step, k.bc2s, 1.0f - lr * wd, sq);
 }
 
 void
@@ -155,12 +134,13 @@ adamw_update_parts(struct adamw *a, float *p, const float *g,
 	OMP_PARALLEL
 	{
 		int k, nt = NTHREADS, id = THREAD;
+		double unused[NORM_LANES] = { 0 };
 
 		for (k = 0; k < nparts; k++) {
 			size_t n = parts[k].n, off = parts[k].off;
 
 			update(a, p + off, g + off, off, n * id / nt, n * (id + 1) / nt,
-			       c, lr, parts[k].wd, NULL);
+			       c, lr, parts[k].wd, unused);
 		}
 	}
 }
@@ -286,29 +266,29 @@ adamw_update_norm(struct adamw *a, float *p, const float *g, size_t n,
 			nthr = nt;
 		for (i = nc * id / nt; i < nc * (id + 1) / nt; i++) {
 			size_t c0 = i * cs, c1 = i + 1 < nc ? c0 + cs : n, at = c0;
-			double sq[NORM_LANES] = { 0 }, t = 0.0;
+			double sq[NORM_LANES] = { 0 }, sum = 0.0, unused[NORM_LANES];
 			int j;
 
 			/* the chunk's sum of squares as sumsq_k's, its parts'
-			 * elements summed as they are updated */
+			 * elements summed as they are updated: the elements
+			 * between parts, and those of a part before lane 0,
+			 * one by one, in order */
 			while (k < nparts && parts[k].off + parts[k].n <= c0)
 				k++;
 			for (; k < nparts && parts[k].off < c1; k++) {
 				const struct adamw_part *q = &parts[k];
 				size_t off = q->off, e = off + q->n;
 				size_t lo = MAX(c0, off) - off, hi = MIN(c1, e) - off;
+				size_t mid = MIN(hi, lo + (NORM_LANES - (off + lo - c0) %
+				                           NORM_LANES) % NORM_LANES);
 
-				for (; at < off + lo; at++) /* a gap between parts */
+				for (; at < off + lo; at++)
 					sq[(at - c0) % NORM_LANES] += (double)g[at] * g[at];
-				if ((at - c0) % NORM_LANES == 0) {
-					update(a, p + off, g + off, off, lo, hi, cn, lr, q->wd,
-					       sq);
-				} else { /* not at lane 0: summed after */
-					update(a, p + off, g + off, off, lo, hi, cn, lr, q->wd,
-					       NULL);
-					for (; at < off + hi; at++)
-						sq[(at - c0) % NORM_LANES] += (double)g[at] * g[at];
-				}
+				update(a, p + off, g + off, off, lo, mid, cn, lr, q->wd,
+				       unused);
+				for (; at < off + mid; at++)
+					sq[(at - c0) % NORM_LANES] += (double)g[at] * g[at];
+				update(a, p + off, g + off, off, mid, hi, cn, lr, q->wd, sq);
 				at = off + hi;
 				if (q->pack)
 					pack_bands(p, q, lo, hi, MAX(start, off) - off);
@@ -318,8 +298,8 @@ adamw_update_norm(struct adamw *a, float *p, const float *g, size_t n,
 			for (; at < c1; at++)
 				sq[(at - c0) % NORM_LANES] += (double)g[at] * g[at];
 			for (j = 0; j < NORM_LANES; j++)
-				t += sq[j];
-			part[i] = t;
+				sum += sq[j];
+			part[i] = sum;
 		}
 	}
 	/* the bands two threads updated, at their boundaries */
