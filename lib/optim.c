@@ -247,6 +247,17 @@ pack_across(const float *p, const struct adamw_part *parts, int nparts,
 	}
 }
 
+/* the squares of g's elements [from, to) into the lanes of the chunk
+ * that starts at c0, one by one, in order */
+static void
+squares(double *sq, const float *g, size_t c0, size_t from, size_t to)
+{
+	size_t i;
+
+	for (i = from; i < to; i++)
+		sq[(i - c0) % NORM_LANES] += (double)g[i] * g[i];
+}
+
 double
 adamw_update_norm(struct adamw *a, float *p, const float *g, size_t n,
                   const struct adamw_part *parts, int nparts, float lr)
@@ -266,7 +277,8 @@ adamw_update_norm(struct adamw *a, float *p, const float *g, size_t n,
 			nthr = nt;
 		for (i = nc * id / nt; i < nc * (id + 1) / nt; i++) {
 			size_t c0 = i * cs, c1 = i + 1 < nc ? c0 + cs : n, at = c0;
-			double sq[NORM_LANES] = { 0 }, sum = 0.0, unused[NORM_LANES];
+			double sq[NORM_LANES] = { 0 }, sum = 0.0;
+			double unused[NORM_LANES] = { 0 };
 			int j;
 
 			/* the chunk's sum of squares as sumsq_k's, its parts'
@@ -282,12 +294,10 @@ adamw_update_norm(struct adamw *a, float *p, const float *g, size_t n,
 				size_t mid = MIN(hi, lo + (NORM_LANES - (off + lo - c0) %
 				                           NORM_LANES) % NORM_LANES);
 
-				for (; at < off + lo; at++)
-					sq[(at - c0) % NORM_LANES] += (double)g[at] * g[at];
+				squares(sq, g, c0, at, off + lo);
 				update(a, p + off, g + off, off, lo, mid, cn, lr, q->wd,
 				       unused);
-				for (; at < off + mid; at++)
-					sq[(at - c0) % NORM_LANES] += (double)g[at] * g[at];
+				squares(sq, g, c0, off + lo, off + mid);
 				update(a, p + off, g + off, off, mid, hi, cn, lr, q->wd, sq);
 				at = off + hi;
 				if (q->pack)
@@ -295,8 +305,7 @@ adamw_update_norm(struct adamw *a, float *p, const float *g, size_t n,
 				if (e > c1)
 					break; /* it goes on in the next chunk */
 			}
-			for (; at < c1; at++)
-				sq[(at - c0) % NORM_LANES] += (double)g[at] * g[at];
+			squares(sq, g, c0, at, c1);
 			for (j = 0; j < NORM_LANES; j++)
 				sum += sq[j];
 			part[i] = sum;
