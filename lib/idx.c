@@ -151,13 +151,14 @@ fmtdims(char *s, size_t len, const struct idx *x)
 /* ---------------------------------------------------------------- load */
 
 static int
-load(struct gzin *in, struct idx *x, char *msg, size_t msglen)
+load(struct gzin *in, struct idx *x, uint64_t limit, char *msg,
+     size_t msglen)
 {
 	unsigned char hdr[4 + 4 * IDX_MAXRANK], *p, c;
 	char dims[64];
 	const char *s;
 	size_t got, hlen, total, cap, n;
-	int i, err;
+	int i, err, part = 0;
 
 	/* magic: 00 00 type rank */
 	if (gzin_read(in, hdr, 4, &got) < 0)
@@ -211,6 +212,13 @@ load(struct gzin *in, struct idx *x, char *msg, size_t msglen)
 		}
 		total *= x->dims[i];
 	}
+	x->whole = x->dims[0];
+	if (limit && limit < x->dims[0]) {
+		/* the first limit items only: the rest is never read */
+		total = total / x->dims[0] * limit;
+		x->dims[0] = (uint32_t)limit;
+		part = 1;
+	}
 
 	/* data: grow as it arrives (see FIRSTBUF), never beyond the header */
 	n = 0;
@@ -244,6 +252,10 @@ load(struct gzin *in, struct idx *x, char *msg, size_t msglen)
 			     total, dims);
 		return -1;
 	}
+	if (part) {
+		x->n = total;
+		return 0;
+	}
 	if (gzin_read(in, &c, 1, &got) < 0)
 		goto ioerr;
 	if (got) {
@@ -268,13 +280,20 @@ ioerr:
 int
 idx_load(const char *path, struct idx *x, char *msg, size_t msglen)
 {
+	return idx_load_first(path, x, 0, msg, msglen);
+}
+
+int
+idx_load_first(const char *path, struct idx *x, uint64_t limit, char *msg,
+               size_t msglen)
+{
 	struct gzin in;
 	int ret;
 
 	memset(x, 0, sizeof(*x));
 	if (gzin_open(&in, path, msg, msglen) < 0)
 		return -1;
-	ret = load(&in, x, msg, msglen);
+	ret = load(&in, x, limit, msg, msglen);
 	gzclose(in.gz); /* read errors are all known by now */
 	if (ret < 0)
 		idx_free(x);

@@ -29,12 +29,23 @@ enum { IDX_MAXRANK = 4 };
 struct idx {
 	int rank;                  /* 1..IDX_MAXRANK */
 	uint32_t dims[IDX_MAXRANK]; /* dims[0] outermost; unused ones 0 */
+	uint32_t whole;            /* dims[0] in the file's header */
 	unsigned char *data;       /* n bytes, u8 elements; NULL if n == 0 */
 	size_t n;                  /* bytes = product of dims */
 };
 
 /* 0, or -1 with msg and *x zeroed */
 int idx_load(const char *path, struct idx *x, char *msg, size_t msglen);
+
+/*
+ * The same, but with limit (0: no limit) below the header's dims[0],
+ * only the first limit items (along dims[0]) are read, and dims[0] is
+ * limit: the rest of the file is neither read nor checked (a short file
+ * is still an error if it ends before them).  whole keeps the header's
+ * count.
+ */
+int idx_load_first(const char *path, struct idx *x, uint64_t limit,
+                   char *msg, size_t msglen);
 
 /* free x->data and zero *x */
 void idx_free(struct idx *x);

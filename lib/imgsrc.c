@@ -96,8 +96,11 @@ class_add(struct imgsrc *s, const char *cls, size_t len)
 	return 0;
 }
 
+/* the images (the first limit, if not 0) and every label: the classes
+ * are those of the whole file, whatever the limit */
 static int
-open_idx(struct imgsrc *s, const char *labelpath, char *msg, size_t msglen)
+open_idx(struct imgsrc *s, const char *labelpath, uint64_t limit, char *msg,
+         size_t msglen)
 {
 	char lp[4096], sub[256];
 	uint64_t i;
@@ -112,7 +115,7 @@ open_idx(struct imgsrc *s, const char *labelpath, char *msg, size_t msglen)
 		}
 		labelpath = lp;
 	}
-	if (idx_load(s->path, &s->images, sub, sizeof(sub)) < 0) {
+	if (idx_load_first(s->path, &s->images, limit, sub, sizeof(sub)) < 0) {
 		snprintf(msg, msglen, "%s: %s", s->path, sub);
 		return -1;
 	}
@@ -130,14 +133,14 @@ open_idx(struct imgsrc *s, const char *labelpath, char *msg, size_t msglen)
 		         labelpath, s->labels.rank);
 		return -1;
 	}
-	if (s->labels.dims[0] != s->images.dims[0]) {
+	if (s->labels.dims[0] != s->images.whole) {
 		snprintf(msg, msglen, "%s: label count %u differs from image "
 		         "count %u in %s", labelpath, (unsigned)s->labels.dims[0],
-		         (unsigned)s->images.dims[0], s->path);
+		         (unsigned)s->images.whole, s->path);
 		return -1;
 	}
 	s->n = s->images.dims[0];
-	for (i = 0; i < s->n; i++)
+	for (i = 0; i < s->labels.dims[0]; i++)
 		if (s->labels.data[i] > max)
 			max = s->labels.data[i];
 	for (i = 0; (int)i <= max; i++) {
@@ -228,7 +231,7 @@ scan_archive(struct imgsrc *s, char *msg, size_t msglen)
 
 int
 imgsrc_open(struct imgsrc *s, const char *path, const char *labelpath,
-            const char *prefix, char *msg, size_t msglen)
+            const char *prefix, uint64_t limit, char *msg, size_t msglen)
 {
 	struct stat st;
 	char sub[256];
@@ -248,7 +251,7 @@ imgsrc_open(struct imgsrc *s, const char *path, const char *labelpath,
 		snprintf(msg, msglen, "%s: %s", path, sub);
 	} else if (r == 1) {
 		s->kind = SRC_IDX;
-		r = open_idx(s, labelpath, msg, msglen);
+		r = open_idx(s, labelpath, limit, msg, msglen);
 	} else {
 		s->kind = SRC_ARCHIVE;
 		if ((r = scan_archive(s, sub, sizeof(sub))) < 0)

@@ -58,8 +58,12 @@ struct srcitem {
 	size_t len;
 };
 
+/* limit (0: none): an IDX source reads only its first limit images, and
+ * n is at most limit (the others are read to the end, their caller
+ * stopping where it likes) */
 int imgsrc_open(struct imgsrc *, const char *path, const char *labelpath,
-                const char *prefix, char *msg, size_t msglen);
+                const char *prefix, uint64_t limit, char *msg,
+                size_t msglen);
 void imgsrc_close(struct imgsrc *);
 int imgsrc_random_access(const struct imgsrc *);
 /* random access, 0 <= i < n: 0 or -1 */

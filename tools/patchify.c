@@ -598,7 +598,7 @@ main(int argc, char *argv[])
 	st.o = &o;
 	st.inname = ifile_name(o.in);
 	if (imgsrc_open(&st.src, o.in && strcmp(o.in, "-") ? o.in : spool_stdin(),
-	                o.labels, o.prefix, msg, sizeof(msg)) < 0)
+	                o.labels, o.prefix, (uint64_t)o.limit, msg, sizeof(msg)) < 0)
 		die("%s", msg);
 	if (spool[0])
 		st.src.path = st.inname; /* messages name <stdin> */

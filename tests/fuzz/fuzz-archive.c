@@ -19,7 +19,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *path = memfile(data, size);
 	int n;
 
-	if (!path || imgsrc_open(&s, path, NULL, NULL, msg, sizeof(msg)) < 0)
+	if (!path || imgsrc_open(&s, path, NULL, NULL, 0, msg, sizeof(msg)) < 0)
 		return 0;
 	for (n = 0; n < 100000 && imgsrc_next(&s, &it, msg, sizeof(msg)) == 1;
 	     n++)

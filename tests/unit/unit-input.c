@@ -611,6 +611,34 @@ test_idx(void)
 	   "idx with a 0 dim is empty");
 	idx_free(&x);
 
+	/* the first items only: the rest neither read nor checked */
+	r = idx_load_first(tp("i3.gz"), &x, 2, msg, sizeof(msg));
+	ok(r == 0 && x.dims[0] == 2 && x.whole == 3 && x.dims[1] == 2 &&
+	   x.n == 8 && memcmp(x.data, data, 8) == 0,
+	   "idx_load_first 2 of 3: dims[0] 2, whole 3, the first 8 bytes");
+	idx_free(&x);
+	writeidx("long", 0, h3, sizeof(h3), data, 13);
+	r = idx_load_first(tp("long"), &x, 1, msg, sizeof(msg));
+	ok(r == 0 && x.dims[0] == 1 && x.n == 4, "idx_load_first 1 of 3 "
+	   "leaves trailing bytes unread");
+	idx_free(&x);
+	r = idx_load_first(tp("i3"), &x, 3, msg, sizeof(msg));
+	ok(r == 0 && x.dims[0] == 3 && x.whole == 3 && x.n == 12,
+	   "idx_load_first at the count reads it all");
+	idx_free(&x);
+	r = idx_load_first(tp("long"), &x, 5, msg, sizeof(msg));
+	ok(r == -1 && strstr(msg, "trailing data after 12 bytes"),
+	   "idx_load_first past the count checks the end as idx_load");
+	writeidx("short", 0, h3, sizeof(h3), data, 10);
+	r = idx_load_first(tp("short"), &x, 2, msg, sizeof(msg));
+	ok(r == 0 && x.n == 8, "idx_load_first 2 of 3 of a file short of "
+	   "the third");
+	idx_free(&x);
+	r = idx_load_first(tp("short"), &x, 3, msg, sizeof(msg));
+	ok(r == -1 && strstr(msg, "truncated: got 10 of 12 bytes"),
+	   "idx_load_first: a file short of the items asked is truncated");
+	idx_free(&x);
+
 	/* errors */
 	writeidx("short", 0, h3, sizeof(h3), data, 10);
 	idxfail("truncated", "short", "truncated: got 10 of 12 bytes");
