@@ -204,25 +204,48 @@ copy_rows(float *restrict at, const float *restrict a, long ai, long kc,
  * dropped.  Called with ai, ak, nv and, for whole panels, the masks
  * constant, so each use compiles to its own addressing (one pointer,
  * constant offsets), registers and plain loads.
+ * The tile of c and of res that the end reads and writes is fetched
+ * into the cache first, so that it is there by then: from memory (the
+ * activations, a slab of gradients) it would stall the kernel each
+ * call.  With pf, a panel of b (kc x NR) is fetched too, a row for each
+ * k: the next one, while a prepacked b comes from memory.
  */
 INLINE AVX512 void
 ukernel(long kc, const float *a, long ai, long ak, const float *b, long ldb,
         int nv, float *c, long ldc, int lo, int mr, __mmask16 m0,
-        __mmask16 m1, int old, const float *bias, const float *res)
+        __mmask16 m1, int old, const float *bias, const float *res,
+        const float *pf)
 {
 	__m512 x[MR][2];
 	long k;
 	int i;
 
 	UNROLL
-	for (i = 0; i < MR; i++)
+	for (i = 0; i < MR; i++) {
 		x[i][0] = x[i][1] = _mm512_setzero_ps();
+		if (i < mr) {
+			_mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+			if (nv == 2)
+				_mm_prefetch((const char *)(c + i * ldc + 16),
+				             _MM_HINT_T0);
+		}
+		if (i < mr && res) {
+			_mm_prefetch((const char *)(res + i * ldc), _MM_HINT_T0);
+			if (nv == 2)
+				_mm_prefetch((const char *)(res + i * ldc + 16),
+				             _MM_HINT_T0);
+		}
+	}
 #pragma GCC unroll 2
 	for (k = 0; k < kc; k++) { /* two k an iteration: fewer branches */
 		__m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1;
 
 		if (nv == 2)
 			b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+		if (pf) {
+			_mm_prefetch((const char *)(pf + k * NR), _MM_HINT_T0);
+			_mm_prefetch((const char *)(pf + k * NR + 16), _MM_HINT_T0);
+		}
 		UNROLL
 		for (i = 0; i < MR; i++) {
 			__m512 av = _mm512_set1_ps(a[i * ai]);
@@ -266,33 +289,37 @@ ukernel(long kc, const float *a, long ai, long ak, const float *b, long ldb,
 }
 
 /* the forms: one vector of columns or two, and a whole panel of two,
- * unmasked; of a k-major panel of a, or of rows (r).  Each a function
- * of its own, whose registers hold the tile. */
-#define UKERNEL(name, AI, AK, NV, M0, M1) \
+ * unmasked, without and with a panel of b to fetch; of a k-major panel
+ * of a, or of rows (r).  Each a function of its own, whose registers
+ * hold the tile. */
+#define UKERNEL(name, AI, AK, NV, M0, M1, PF) \
 __attribute__((noinline)) AVX512 static void \
 name(long kc, const float *a, const float *b, long ldb, float *c, \
      long ldc, int lo, int mr, __mmask16 m0, __mmask16 m1, int old, \
-     const float *bias, const float *res) \
+     const float *bias, const float *res, const float *pf) \
 { \
-	(void)m0, (void)m1; \
+	(void)m0, (void)m1, (void)pf; \
 	ukernel(kc, a, AI, AK, b, ldb, NV, c, ldc, lo, mr, M0, M1, old, bias, \
-	        res); \
+	        res, PF); \
 }
-UKERNEL(ukernel_1, 1, MR, 1, m0, m1)
-UKERNEL(ukernel_2, 1, MR, 2, m0, m1)
-UKERNEL(ukernel_full, 1, MR, 2, 0xffff, 0xffff)
-UKERNEL(ukernel_1r, GEMM_KC, 1, 1, m0, m1)
-UKERNEL(ukernel_2r, GEMM_KC, 1, 2, m0, m1)
-UKERNEL(ukernel_fullr, GEMM_KC, 1, 2, 0xffff, 0xffff)
+UKERNEL(ukernel_1, 1, MR, 1, m0, m1, NULL)
+UKERNEL(ukernel_2, 1, MR, 2, m0, m1, NULL)
+UKERNEL(ukernel_full, 1, MR, 2, 0xffff, 0xffff, NULL)
+UKERNEL(ukernel_fullpf, 1, MR, 2, 0xffff, 0xffff, pf)
+UKERNEL(ukernel_1r, GEMM_KC, 1, 1, m0, m1, NULL)
+UKERNEL(ukernel_2r, GEMM_KC, 1, 2, m0, m1, NULL)
+UKERNEL(ukernel_fullr, GEMM_KC, 1, 2, 0xffff, 0xffff, NULL)
+UKERNEL(ukernel_fullrpf, GEMM_KC, 1, 2, 0xffff, 0xffff, pf)
 
-/* by the panel of a (k-major, rows) and the width (up to 16, up to 31,
- * 32) */
-static void (*const ukernels[2][3])(long, const float *, const float *,
+/* by the panel of a (k-major, rows) and the form: up to 16 wide, up to
+ * 31, 32, 32 with a panel to fetch */
+static void (*const ukernels[2][4])(long, const float *, const float *,
                                     long, float *, long, int, int,
                                     __mmask16, __mmask16, int,
-                                    const float *, const float *) = {
-	{ ukernel_1, ukernel_2, ukernel_full },
-	{ ukernel_1r, ukernel_2r, ukernel_fullr },
+                                    const float *, const float *,
+                                    const float *) = {
+	{ ukernel_1, ukernel_2, ukernel_full, ukernel_fullpf },
+	{ ukernel_1r, ukernel_2r, ukernel_fullr, ukernel_fullrpf },
 };
 
 /*
@@ -366,9 +393,14 @@ gemm_avx512(long M, long N, long K, const float *a, long ai, long ak,
 						const float *ri = last && res ? res + i0 * ldc + j :
 						                  NULL;
 						__mmask16 m0 = lanes(w), m1 = lanes(w - 16);
+						/* a prepacked b comes from memory: the
+						 * first group of rows fetches the next
+						 * panel as it goes, the others find it */
+						const float *pf = bpre && ic == mc && p + 1 < np ?
+						                  bp + kc * NR : NULL;
 
-						ukernels[ak == 1][w >= NR ? 2 : w > 16](kc, ap, bp, ldb,
-						    cp, ldc, lo, mr, m0, m1, old, bi, ri);
+						ukernels[ak == 1][w < NR ? w > 16 : pf ? 3 : 2](kc, ap,
+						    bp, ldb, cp, ldc, lo, mr, m0, m1, old, bi, ri, pf);
 					}
 					if (last && epi) { /* rows i0 + lo to i0 + mr final */
 						long off = (i0 + lo) * ldc + jc;
