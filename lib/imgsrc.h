@@ -59,8 +59,8 @@ struct srcitem {
 };
 
 /* limit (0: none): an IDX source reads only its first limit images, and
- * n is at most limit (the others are read to the end, their caller
- * stopping where it likes) */
+ * n is at most limit; archives and directories are listed whole, their
+ * caller stopping where it likes */
 int imgsrc_open(struct imgsrc *, const char *path, const char *labelpath,
                 const char *prefix, uint64_t limit, char *msg,
                 size_t msglen);
