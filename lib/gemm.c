@@ -195,6 +195,15 @@ copy_rows(float *restrict at, const float *restrict a, long ai, long kc,
 			                 _mm512_setzero_ps());
 }
 
+/* nv vectors of floats from p into the cache, ahead of their use */
+INLINE void
+fetch(const float *p, int nv)
+{
+	_mm_prefetch((const char *)p, _MM_HINT_T0);
+	if (nv == 2)
+		_mm_prefetch((const char *)(p + 16), _MM_HINT_T0);
+}
+
 /*
  * The micro-kernel: c (rows lo <= i < mr <= MR, the lanes m0, m1 of its
  * nv <= 2 vectors of columns) [+]= a (MR,kc) b (kc,16 nv), a packed
@@ -224,16 +233,9 @@ ukernel(long kc, const float *a, long ai, long ak, const float *b, long ldb,
 	for (i = 0; i < MR; i++) {
 		x[i][0] = x[i][1] = _mm512_setzero_ps();
 		if (i < mr) {
-			_mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-			if (nv == 2)
-				_mm_prefetch((const char *)(c + i * ldc + 16),
-				             _MM_HINT_T0);
-		}
-		if (i < mr && res) {
-			_mm_prefetch((const char *)(res + i * ldc), _MM_HINT_T0);
-			if (nv == 2)
-				_mm_prefetch((const char *)(res + i * ldc + 16),
-				             _MM_HINT_T0);
+			fetch(c + i * ldc, nv);
+			if (res)
+				fetch(res + i * ldc, nv);
 		}
 	}
 #pragma GCC unroll 2
@@ -242,10 +244,8 @@ ukernel(long kc, const float *a, long ai, long ak, const float *b, long ldb,
 
 		if (nv == 2)
 			b1 = _mm512_maskz_loadu_ps(m1, b + 16);
-		if (pf) {
-			_mm_prefetch((const char *)(pf + k * NR), _MM_HINT_T0);
-			_mm_prefetch((const char *)(pf + k * NR + 16), _MM_HINT_T0);
-		}
+		if (pf)
+			fetch(pf + k * NR, 2);
 		UNROLL
 		for (i = 0; i < MR; i++) {
 			__m512 av = _mm512_set1_ps(a[i * ai]);
